@@ -1,0 +1,95 @@
+r"""Momentum, in the lecture's form and in PyTorch's.
+
+The two differ in where the learning rate sits. The lecture keeps it *inside* the
+velocity, PyTorch keeps it *outside* the buffer:
+
+.. math::
+
+    \text{lecture:}\quad \Delta w_t = \alpha\,\Delta w_{t-1} + \eta_t\, g_t,
+        \qquad w_{t+1} = w_t - \Delta w_t
+
+    \text{PyTorch:}\quad b_t = \mu\, b_{t-1} + (1-\tau)\, g_t,
+        \qquad w_{t+1} = w_t - \eta_t\, b_t
+
+With a constant learning rate, ``Δw_t = η b_t`` at every step and the two take the
+same steps. When a scheduler changes ``η``, the lecture's velocity still carries
+the old rates while PyTorch's buffer is rescaled by the new one: the trajectories
+part.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def momentum_step_lecture(w: Tensor, grad: Tensor, delta_w: Tensor, lr: float, alpha: float) -> tuple[Tensor, Tensor]:
+    r"""One step of momentum as the lecture writes it (learning rate inside the velocity).
+
+    .. math::
+
+        \begin{aligned}
+            &\textbf{input}: w_t,\ g_t = \nabla_w L(w_t),\ \Delta w_{t-1}\ (\text{zeros at } t=1),
+                \ \eta \text{ (lr)},\ \alpha \text{ (momentum)} \\
+            &\Delta w_t \leftarrow \alpha\,\Delta w_{t-1} + \eta\, g_t \\
+            &w_{t+1} \leftarrow w_t - \Delta w_t \\
+            &\textbf{return}: w_{t+1},\ \Delta w_t
+        \end{aligned}
+
+    Pure: returns new tensors and leaves its inputs as they were.
+    """
+    delta_w = alpha * delta_w + lr * grad
+    w = w - delta_w
+    return w, delta_w
+
+
+def sgd_momentum_step(
+    w: Tensor,
+    grad: Tensor,
+    buf: Tensor | None,
+    lr: float,
+    momentum: float,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    *,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    r"""One step of ``torch.optim.SGD`` on one tensor, with PyTorch's semantics.
+
+    .. math::
+
+        \begin{aligned}
+            &\textbf{input}: \gamma \text{ (lr)},\ \theta_{t-1},\ g_t,\ b_{t-1}\ (\text{None at } t=1),
+                \ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},
+                \ \textit{nesterov},\ \textit{maximize} \\
+            &\textbf{if}\ \textit{maximize}:\ g_t \leftarrow -g_t \\
+            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\,\theta_{t-1} \\
+            &\textbf{if}\ \mu \neq 0: \\
+            &\qquad \textbf{if}\ t > 1:\ b_t \leftarrow \mu\, b_{t-1} + (1-\tau)\, g_t \\
+            &\qquad \textbf{else}:\ b_t \leftarrow g_t \\
+            &\qquad \textbf{if}\ \textit{nesterov}:\ g_t \leftarrow g_t + \mu\, b_t \\
+            &\qquad \textbf{else}:\ g_t \leftarrow b_t \\
+            &\theta_t \leftarrow \theta_{t-1} - \gamma\, g_t \\
+            &\textbf{return}: \theta_t,\ b_t
+        \end{aligned}
+
+    ``buf is None`` marks the first step: the buffer then starts as the raw
+    (decayed) gradient, and dampening does not apply to it. With ``momentum == 0``
+    there is no buffer and ``None`` is returned in its place.
+    """
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * w
+    if momentum != 0:
+        if buf is not None:
+            buf = momentum * buf + (1 - dampening) * grad
+        else:
+            buf = grad.clone()
+        if nesterov:
+            grad = grad + momentum * buf
+        else:
+            grad = buf
+    w = w - lr * grad
+    return w, buf
