@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-VENDOR := _static/vendor/.versions
+VENDOR := _assets/vendor/.versions
 HTML := _build/html/index.html
 
 EXERCISE ?= 04_momentum

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies the JavaScript the book needs into _static/vendor/, from the npm registry at
+# Copies the JavaScript the book needs into _assets/vendor/, from the npm registry at
 # install time, so that the built pages load nothing from a CDN when a student reads them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,7 @@ MATHJAX=mathjax@3.2.2
 REQUIREJS=requirejs@2.3.7
 WIDGETS=@jupyter-widgets/html-manager@1.0.15
 
-dest=_static/vendor
+dest=_assets/vendor
 stamp="$dest/.versions"
 want="$MATHJAX $REQUIREJS $WIDGETS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi

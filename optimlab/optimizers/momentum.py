@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from optimlab.optimizers.base import ReferenceOptimizer, check_at_least_zero
+
 
 def momentum_step_lecture(w: Tensor, grad: Tensor, delta_w: Tensor, lr: float, alpha: float) -> tuple[Tensor, Tensor]:
     r"""One step of momentum as the lecture writes it (learning rate inside the velocity).
@@ -93,3 +95,86 @@ def sgd_momentum_step(
             grad = buf
     w = w - lr * grad
     return w, buf
+
+
+class MomentumLecture(ReferenceOptimizer):
+    """Momentum in the lecture's form, on :func:`momentum_step_lecture`.
+
+    Args:
+        params: parameters or param groups, as for any ``torch.optim.Optimizer``.
+        lr: learning rate ``η``, read from the group on every step (schedulers work).
+        alpha: momentum ``α``.
+
+    State per parameter: ``delta_w``, the velocity ``Δw`` (zeros before the first step).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, alpha: float = 0.9) -> None:
+        super().__init__(params, {"lr": lr, "alpha": alpha})
+
+    def _check_hyperparameters(self, group):
+        check_at_least_zero("learning rate", group["lr"])
+        check_at_least_zero("alpha value", group["alpha"])
+
+    def _init_state(self, p, group):
+        return {"delta_w": torch.zeros_like(p)}
+
+    def _step_tensor(self, p, grad, state, group):
+        w, delta_w = momentum_step_lecture(p, grad, state["delta_w"], group["lr"], group["alpha"])
+        return w, {"delta_w": delta_w}
+
+
+class SGD(ReferenceOptimizer):
+    """``torch.optim.SGD`` on :func:`sgd_momentum_step`, same arguments and defaults.
+
+    State per parameter, named as in ``torch.optim.SGD`` so that state dicts load into
+    either: ``momentum_buffer``, absent until the first step, and never there when
+    ``momentum == 0``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group):
+        check_at_least_zero("learning rate", group["lr"])
+        check_at_least_zero("momentum value", group["momentum"])
+        check_at_least_zero("weight_decay value", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening, "
+                f"got momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def _init_state(self, p, group):
+        return {}
+
+    def _step_tensor(self, p, grad, state, group):
+        w, buf = sgd_momentum_step(
+            p,
+            grad,
+            state.get("momentum_buffer"),
+            group["lr"],
+            group["momentum"],
+            group["dampening"],
+            group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )
+        return w, ({} if buf is None else {"momentum_buffer": buf})

@@ -1,0 +1,55 @@
+"""A small MLP trained as a *stack* of independent models, one per hyperparameter value.
+
+Every parameter carries a leading model dimension ``M``; a forward pass runs all
+models at once with batched matrix products (``torch.baddbmm``), and the summed
+loss backpropagates to each model's own parameters (the models share nothing,
+so the gradient of the sum with respect to model ``m`` is model ``m``'s gradient).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def init_stacked_mlp(
+    sizes: tuple[int, ...], n_models: int, *, seed: int, dtype: torch.dtype, device: torch.device
+) -> list[Tensor]:
+    """Weights ``(M, fan_in, fan_out)`` and biases ``(M, 1, fan_out)`` for layer ``sizes``.
+
+    Initialized like ``torch.nn.Linear`` (uniform in ``±1/sqrt(fan_in)``), and the *same*
+    initial model is copied ``n_models`` times, so that models in a sweep differ only in
+    the hyperparameter being swept.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs at least an input and an output size, got sizes={sizes}")
+    generator = torch.Generator().manual_seed(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / math.sqrt(fan_in)
+        for shape in ((fan_in, fan_out), (1, fan_out)):
+            one = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+            params.append(one.to(dtype=dtype, device=device).expand(n_models, *shape).clone())
+    return params
+
+
+def stacked_mlp_logits(params: list[Tensor], x: Tensor) -> Tensor:
+    """Logits ``(M, N, classes)`` of every model for inputs ``x`` (``N x features``), ReLU between layers."""
+    h = x.expand(params[0].shape[0], *x.shape)
+    n_layers = len(params) // 2
+    for layer in range(n_layers):
+        weight, bias = params[2 * layer], params[2 * layer + 1]
+        h = torch.baddbmm(bias, h, weight)
+        if layer < n_layers - 1:
+            h = torch.relu(h)
+    return h
+
+
+def stacked_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy of each model: a tensor of shape ``(M,)``."""
+    n_models, n, n_classes = logits.shape
+    per_example = F.cross_entropy(logits.reshape(-1, n_classes), y.repeat(n_models), reduction="none")
+    return per_example.reshape(n_models, n).mean(dim=1)
