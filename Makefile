@@ -39,7 +39,7 @@ artifacts: install
 
 # The HTML book; chapters execute through Jupyter Book's cache, so a rebuild runs only what changed.
 html: install
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: book

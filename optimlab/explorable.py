@@ -9,6 +9,7 @@ stylesheet sizes and its browser test finds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import matplotlib
@@ -18,6 +19,26 @@ from matplotlib.figure import Figure
 
 EXPLORABLE_CLASS = "explorable"
 
+# matplotlib's player draws its buttons with Font Awesome icons fetched from a CDN; the
+# book must work offline, so the stylesheet link goes and each icon becomes a text glyph.
+_FONT_AWESOME_LINK = re.compile(r"<link[^>]*font-awesome[^>]*>")
+_ICON = re.compile(r'<i class="fa ([^"]+)"></i>')
+_ICON_GLYPHS = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "\u21e4",
+    "fa-step-backward": "|\u25c0",
+    "fa-play fa-flip-horizontal": "\u25c0",
+    "fa-pause": "\u275a\u275a",
+    "fa-play": "\u25b6",
+    "fa-step-forward": "\u25b6|",
+    "fa-fast-forward": "\u21e5",
+    "fa-plus": "+",
+}
+
+
+def _without_cdn_icons(player_html: str) -> str:
+    return _ICON.sub(lambda icon: _ICON_GLYPHS[icon.group(1)], _FONT_AWESOME_LINK.sub("", player_html))
+
 
 def explorable_html(fig: Figure, draw_frame: Callable[[int], object], n_frames: int, *, interval_ms: int = 800) -> str:
     """HTML of a slider-driven player over ``n_frames`` frames of ``fig``.
@@ -25,7 +46,7 @@ def explorable_html(fig: Figure, draw_frame: Callable[[int], object], n_frames: 
     ``draw_frame(i)`` updates the figure's artists to frame ``i`` (``0 <= i < n_frames``);
     each frame is rendered once, as a PNG at the figure's dpi, so the HTML grows with
     ``n_frames`` and the figure's pixel size. The player starts paused on frame 0 and
-    plays once when asked to.
+    plays once when asked to. The HTML loads nothing from the network.
     """
     if n_frames < 1:
         raise ValueError(f"an explorable needs at least one frame, got n_frames={n_frames}")
@@ -33,7 +54,7 @@ def explorable_html(fig: Figure, draw_frame: Callable[[int], object], n_frames: 
     # The default 20 MB limit silently drops frames past it; fail loudly instead, well below it.
     with matplotlib.rc_context({"animation.embed_limit": 8.0}):
         player = animation.to_jshtml(default_mode="once")
-    return f'<div class="{EXPLORABLE_CLASS}">{player}</div>'
+    return f'<div class="{EXPLORABLE_CLASS}">{_without_cdn_icons(player)}</div>'
 
 
 def explorable(fig: Figure, draw_frame: Callable[[int], object], n_frames: int, *, interval_ms: int = 800) -> HTML:

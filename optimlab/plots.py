@@ -2,7 +2,8 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` directly rather than through
 ``pyplot``, so a notebook shows a figure once, where a cell returns it, and nothing
-lingers in pyplot's global figure list. Colours are the Okabe-Ito palette, which stays
+lingers in pyplot's global figure list. (A notebook needs ``%matplotlib inline``, or
+another backend, for Jupyter to render a bare ``Figure``.) Colours are the Okabe-Ito palette, which stays
 distinguishable under the common forms of colour blindness.
 """
 
@@ -31,7 +32,11 @@ def momentum_label(momentum: float) -> str:
 
 
 def draw_quadratic_contours(
-    ax: Axes, curvatures: tuple[float, float], *, xlim: tuple[float, float] = (-5.0, 1.5), ylim: tuple[float, float] = (-1.6, 1.6)
+    ax: Axes,
+    curvatures: tuple[float, float],
+    *,
+    xlim: tuple[float, float] = (-5.0, 1.5),
+    ylim: tuple[float, float] = (-1.6, 1.6),
 ) -> None:
     """Level sets of ``f(w) = (a w_1² + b w_2²) / 2`` in grey, the minimum marked, axes labelled."""
     a, b = curvatures
@@ -49,13 +54,20 @@ def draw_quadratic_contours(
 def draw_trajectory(ax: Axes, trajectory: Tensor, *, color: str, label: str | None = None) -> Line2D:
     """The path ``trajectory`` (``steps x 2``) as dots joined by lines; returns the line to update later."""
     (line,) = ax.plot(
-        trajectory[:, 0].numpy(), trajectory[:, 1].numpy(), marker="o", markersize=2.5, linewidth=1.2,
-        color=color, label=label,
+        trajectory[:, 0].numpy(),
+        trajectory[:, 1].numpy(),
+        marker="o",
+        markersize=2.5,
+        linewidth=1.2,
+        color=color,
+        label=label,
     )
     return line
 
 
-def plot_quadratic_sweep(trajectories: Tensor, momentums: Tensor, curvatures: tuple[float, float], *, lr: float) -> Figure:
+def plot_quadratic_sweep(
+    trajectories: Tensor, momentums: Tensor, curvatures: tuple[float, float], *, lr: float
+) -> Figure:
     """Small multiples: one panel per momentum value, each with its path on the ravine."""
     n = len(momentums)
     n_cols = min(n, 3)
@@ -78,7 +90,7 @@ def draw_loss_curves(ax: Axes, losses: Tensor, momentums: Tensor, *, ylabel: str
     """One curve per momentum value, log scale, in sweep colours."""
     steps = np.arange(losses.shape[1])
     lines = []
-    for index, (loss, momentum) in enumerate(zip(losses, momentums)):
+    for index, (loss, momentum) in enumerate(zip(losses, momentums, strict=True)):
         (line,) = ax.plot(steps, loss.numpy(), color=sweep_color(index), label=momentum_label(float(momentum)))
         lines.append(line)
     ax.set_yscale("log")
@@ -122,11 +134,23 @@ def plot_conventions(lrs: Tensor, lecture: Tensor, pytorch: Tensor, *, drop_at: 
     ax = fig.subplots()
     steps = np.arange(len(lecture))
     ax.plot(steps, lecture.numpy(), marker="o", color=sweep_color(1), label="lecture: lr inside the velocity")
-    ax.plot(steps, pytorch.numpy(), marker="s", markersize=4, linestyle="--", color=sweep_color(4),
-            label="PyTorch: lr outside the buffer")
+    ax.plot(
+        steps,
+        pytorch.numpy(),
+        marker="s",
+        markersize=4,
+        linestyle="--",
+        color=sweep_color(4),
+        label="PyTorch: lr outside the buffer",
+    )
     ax.axvline(drop_at, color="0.5", linestyle=":")
-    ax.annotate(f"η: {float(lrs[0]):g} → {float(lrs[-1]):g}", xy=(drop_at, ax.get_ylim()[1]), xytext=(4, -14),
-                textcoords="offset points", color="0.3")
+    ax.annotate(
+        f"η: {float(lrs[0]):g} → {float(lrs[-1]):g}",
+        xy=(drop_at, ax.get_ylim()[1]),
+        xytext=(4, -14),
+        textcoords="offset points",
+        color="0.3",
+    )
     ax.set_xlabel("step")
     ax.set_ylabel("$w$")
     ax.legend(fontsize="small", loc="lower left")
@@ -142,7 +166,9 @@ class MomentumPanel:
     sweep) are drawn in light grey for comparison.
     """
 
-    def __init__(self, curvatures: tuple[float, float], *, steps: int, background: Tensor | None = None, dpi: int = 100):
+    def __init__(
+        self, curvatures: tuple[float, float], *, steps: int, background: Tensor | None = None, dpi: int = 100
+    ):
         self.figure = Figure(figsize=(9.0, 3.3), dpi=dpi, layout="constrained")
         self.path_ax, self.loss_ax = self.figure.subplots(1, 2)
         draw_quadratic_contours(self.path_ax, curvatures)

@@ -28,7 +28,7 @@ def init_stacked_mlp(
         raise ValueError(f"an MLP needs at least an input and an output size, got sizes={sizes}")
     generator = torch.Generator().manual_seed(seed)
     params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False):
         bound = 1.0 / math.sqrt(fan_in)
         for shape in ((fan_in, fan_out), (1, fan_out)):
             one = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound

@@ -90,9 +90,7 @@ def run_quadratic(config: QuadraticConfig) -> QuadraticResult:
     trajectory = [w]
     for _ in range(config.steps):
         grad = curvatures * w  # the gradient of f, exactly
-        w, bufs = _step_each_model(
-            w, grad, bufs, lr=config.lr, momentums=config.momentums, dampening=config.dampening
-        )
+        w, bufs = _step_each_model(w, grad, bufs, lr=config.lr, momentums=config.momentums, dampening=config.dampening)
         trajectory.append(w)
     trajectories = torch.stack(trajectory, dim=1)
     return QuadraticResult(
@@ -151,7 +149,7 @@ def run_digits_sweep(config: DigitsSweepConfig) -> DigitsSweepResult:
         with torch.no_grad():
             stepped = [
                 _step_each_model(p, g, b, lr=config.lr, momentums=config.momentums, dampening=config.dampening)
-                for p, g, b in zip(params, grads, bufs)
+                for p, g, b in zip(params, grads, bufs, strict=True)
             ]
         params = [p for p, _ in stepped]
         bufs = [b for _, b in stepped]
@@ -193,8 +191,9 @@ class ConventionsResult:
 
 def conventions_learning_rates(config: ConventionsConfig) -> Tensor:
     """``lr`` for steps before ``drop_at`` (0-based), ``lr · drop_factor`` from then on (as ``MultiStepLR``)."""
-    step = torch.arange(config.steps, dtype=torch.float64)
-    return torch.where(step < config.drop_at, config.lr, config.lr * config.drop_factor)
+    lrs = torch.full((config.steps,), config.lr, dtype=torch.float64)
+    lrs[config.drop_at :] = config.lr * config.drop_factor
+    return lrs
 
 
 def run_conventions(config: ConventionsConfig) -> ConventionsResult:
@@ -210,7 +209,9 @@ def run_conventions(config: ConventionsConfig) -> ConventionsResult:
         w_lecture, delta_w = momentum_step_lecture(
             w_lecture, config.curvature * w_lecture, delta_w, lr=lr, alpha=config.momentum
         )
-        w_pytorch, buf = sgd_momentum_step(w_pytorch, config.curvature * w_pytorch, buf, lr=lr, momentum=config.momentum)
+        w_pytorch, buf = sgd_momentum_step(
+            w_pytorch, config.curvature * w_pytorch, buf, lr=lr, momentum=config.momentum
+        )
         lecture.append(w_lecture)
         pytorch.append(w_pytorch)
     return ConventionsResult(lrs=lrs, lecture=torch.stack(lecture), pytorch=torch.stack(pytorch))

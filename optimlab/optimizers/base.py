@@ -55,6 +55,14 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         self._check_hyperparameters({**self.defaults, **param_group})
         super().add_param_group(param_group)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # A state dict saved by the torch.optim twin lacks the options only we have
+        # (Adam's bias_correction): they take their defaults, as torch.optim does for its own.
+        for group in self.param_groups:
+            for name, default in self.defaults.items():
+                group.setdefault(name, default)
+
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         """Raise ``ValueError`` naming the first invalid hyperparameter of ``group``."""
         raise NotImplementedError
@@ -74,6 +82,16 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self._update_parameters()
+        return loss
+
+    @torch.no_grad()
+    def _update_parameters(self) -> None:
+        """Step every parameter that has a gradient (the body of :meth:`step`).
+
+        Apart from :meth:`step` so that a subclass's own ``step`` can call it: calling
+        ``super().step()`` instead would run torch's step hooks a second time.
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -87,4 +105,3 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 p.copy_(new_p)
                 if new_state:
                     self.state[p] = new_state
-        return loss

@@ -99,7 +99,8 @@ class NesterovLookahead(MomentumLecture):
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor:  # type: ignore[override]
         if closure is None:
             raise ValueError(
-                "NesterovLookahead.step needs a closure: the gradient is taken at the look-ahead point w - alpha * delta_w"
+                "NesterovLookahead.step needs a closure: "
+                "the gradient is taken at the look-ahead point w - alpha * delta_w"
             )
         current: dict[Tensor, Tensor] = {}
         with torch.no_grad():
@@ -115,5 +116,5 @@ class NesterovLookahead(MomentumLecture):
             # Restored from a copy, not by adding α Δw back, which would not round-trip exactly.
             for p, value in current.items():
                 p.copy_(value)
-        super().step()
+        self._update_parameters()
         return loss

@@ -105,7 +105,13 @@ def rmsprop_update(
 
 
 def rmsprop_step(
-    w: Tensor, grad: Tensor, square_avg: Tensor, lr: float, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0
+    w: Tensor,
+    grad: Tensor,
+    square_avg: Tensor,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     r"""One step of plain RMSProp (``torch.optim.RMSprop``, not centered, no momentum).
 

@@ -1,0 +1,68 @@
+"""Command line for instructors: `python -m autograder build` and `python -m autograder grade`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+
+DESCRIPTION = """\
+Build the exercises and grade submissions.
+
+  build   From each source notebook in exercises/, write under ROOT (default _build/):
+            exercises/student/EXERCISE.ipynb         what students open (Colab, JupyterHub)
+            exercises/otter/EXERCISE-autograder.zip  for `otter run` or Gradescope
+            nbgrader/                                an nbgrader course: source/, release/, gradebook.db
+  grade   Grade a folder of submitted notebooks (file name = student id), each in its own
+          process with a time limit; write OUT/grades.csv and OUT/feedback/*.html.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build student notebooks, otter zips and the nbgrader course")
+    build.add_argument("--root", "--out", dest="root", type=Path, default=paths.DEFAULT_ROOT,
+                       help="build root (default: %(default)s)")
+    build.add_argument("--exercises", type=Path, default=paths.EXERCISES, help="source folder (default: %(default)s)")
+
+    grade = commands.add_parser(
+        "grade", help="grade a folder of submissions",
+        description="Grade every .ipynb in SUBMISSIONS_DIR. For --engine otter a submission is a filled-in "
+                    "student notebook; for --engine nbgrader, a filled-in nbgrader release notebook. "
+                    "A submission that is not a notebook, raises, exits or runs past --timeout gets a "
+                    "row with zeros and an `error` saying what happened.")
+    grade.add_argument("exercise", help="exercise name, e.g. 04_momentum")
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
+    grade.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where grades.csv and feedback/ go")
+    grade.add_argument("--engine", choices=["otter", "nbgrader"], default="otter", help="default: %(default)s")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: %(default)s)")
+    grade.add_argument("--timeout", type=float, default=300, help="seconds per submission (default: %(default)s)")
+    grade.add_argument("--root", type=Path, default=paths.DEFAULT_ROOT,
+                       help="build root holding the artifacts (default: %(default)s)")
+
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.command == "build":
+        from .build import build_all
+
+        built = build_all(args.root, args.exercises)
+        print(f"built {', '.join(built)} into {args.root} in {time.perf_counter() - start:.1f} s")
+    else:
+        from .grade import grade_folder
+
+        rows = grade_folder(args.exercise, args.submissions, args.out, root=args.root, engine=args.engine,
+                            jobs=args.jobs, timeout=args.timeout)
+        failed = sum(1 for row in rows if row["error"])
+        print(f"graded {len(rows)} submissions ({failed} with errors) in {time.perf_counter() - start:.1f} s; "
+              f"see {args.out / 'grades.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
