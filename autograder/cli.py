@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         "grade", help="grade a folder of submissions",
         description="Grade every .ipynb in SUBMISSIONS_DIR. For --engine otter a submission is a filled-in "
                     "student notebook; for --engine nbgrader, a filled-in nbgrader release notebook. "
-                    "A submission that is not a notebook, raises, exits or runs past --timeout gets a "
-                    "row with zeros and an `error` saying what happened.")
+                    "A submission that is not a notebook or runs past --timeout gets a row with zeros; "
+                    "one whose cells raise or exit keeps the points its functions still earn. Either way "
+                    "the `error` column says what happened and the batch goes on.")
     grade.add_argument("exercise", help="exercise name, e.g. 04_momentum")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
     grade.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where grades.csv and feedback/ go")
@@ -56,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from .grade import grade_folder
 
+        known = paths.discover_exercises()
+        if args.exercise not in known:
+            parser.error(f"unknown exercise {args.exercise!r}; the exercises are: {', '.join(known)}")
+        if not args.submissions.is_dir():
+            parser.error(f"no folder of submissions at {args.submissions}")
+        if not paths.otter_zip(args.root, args.exercise).exists():
+            parser.error(f"{args.exercise} is not built under {args.root}: run `make book` "
+                         "(or `python -m autograder build`) first")
         rows = grade_folder(args.exercise, args.submissions, args.out, root=args.root, engine=args.engine,
                             jobs=args.jobs, timeout=args.timeout)
         failed = sum(1 for row in rows if row["error"])
