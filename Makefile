@@ -16,7 +16,7 @@ ENGINE ?= otter
 JOBS ?= 2
 PORT ?= 8000
 
-.PHONY: book install artifacts html test serve grade clean
+.PHONY: book install artifacts html test serve grade bench clean
 
 book: artifacts html
 
@@ -54,6 +54,10 @@ $(HTML):
 
 grade: install
 	$(PY) -m autograder grade $(EXERCISE) $(SUBMISSIONS) --out $(OUT) --engine $(ENGINE) --jobs $(JOBS)
+
+# Speed figures (sweeps, widgets, build, grading, optimizer steps); the last line printed is one JSON object.
+bench: book
+	$(PY) scripts/bench.py
 
 clean:
 	rm -rf _build .jupyter_cache
