@@ -1,6 +1,7 @@
 # The course module's commands. On a fresh machine:
 #   make book    create .venv, install everything, build the HTML book and every exercise artifact
 #   make test    run the whole test suite (builds first if needed)
+#   make hub     a JupyterHub on localhost with the nbgrader course, for instructors to try
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +9,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 VENDOR := _assets/vendor/.versions
 HTML := _build/html/index.html
+PROXY := node_modules/.bin/configurable-http-proxy
+WHEELHOUSE := _build/wheelhouse/.complete
 
 EXERCISE ?= 04_momentum
 SUBMISSIONS ?= submissions/$(EXERCISE)
@@ -16,11 +19,11 @@ ENGINE ?= otter
 JOBS ?= 2
 PORT ?= 8000
 
-.PHONY: book install artifacts html test serve grade bench clean
+.PHONY: book install artifacts html test serve grade bench hub wheelhouse clean
 
 book: artifacts html
 
-install: $(INSTALLED) $(VENDOR)
+install: $(INSTALLED) $(VENDOR) $(PROXY)
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +36,18 @@ $(INSTALLED): requirements.txt pyproject.toml
 $(VENDOR): scripts/vendor_js.sh
 	bash scripts/vendor_js.sh
 
+# JupyterHub's proxy, for `make hub` and tests/test_hub.py; without Node.js the book still builds.
+$(PROXY): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: no configurable-http-proxy, so make hub fails and tests/test_hub.py skips"; fi
+
+# Wheels of what Colab ships plus otter-grader: tests/test_colab.py installs from here, offline.
+$(WHEELHOUSE): requirements.txt tests/colab_packages.txt | $(INSTALLED)
+	$(PY) -m pip wheel --quiet -w $(@D) -c requirements.txt -r tests/colab_packages.txt otter-grader
+	touch $@
+
+wheelhouse: $(WHEELHOUSE)
+
 # Student notebooks, the otter autograder zips and the nbgrader course.
 artifacts: install
 	$(PY) -m autograder build
@@ -42,7 +57,7 @@ html: install
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: book
+test: book $(WHEELHOUSE)
 	$(PY) -m pytest
 
 serve: $(HTML)
@@ -54,6 +69,10 @@ $(HTML):
 
 grade: install
 	$(PY) -m autograder grade $(EXERCISE) $(SUBMISSIONS) --out $(OUT) --engine $(ENGINE) --jobs $(JOBS)
+
+# A JupyterHub on localhost with the course `make book` built; prints its address and user names.
+hub: artifacts
+	$(PY) scripts/hub.py
 
 # Speed figures (sweeps, widgets, build, grading, optimizer steps); the last line printed is one JSON object.
 bench: book

@@ -2,16 +2,16 @@
 
 Both draw the same :class:`optimlab.plots.MomentumPanel` (path on the ravine, digits
 loss) and only bind controls to experiments: results come from
-:mod:`optimlab.experiments`, cached by their frozen config so that going back to a
-setting already seen redraws at once.
+:mod:`optimlab.experiments`, cached by their frozen config (:class:`optimlab.live.ResultCache`)
+so that going back to a setting already seen redraws at once. The live explorer follows
+:mod:`optimlab.live`'s pattern: uncached work runs in the background with a progress bar,
+and a newer slider value makes older work stop.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import ipywidgets as widgets
-from IPython.display import HTML, clear_output, display
+from IPython.display import HTML
 
 from optimlab.experiments import (
     DigitsSweepConfig,
@@ -22,26 +22,32 @@ from optimlab.experiments import (
     run_quadratic,
 )
 from optimlab.explorable import explorable
+from optimlab.live import LatestOnly, ResultCache
 from optimlab.plots import MomentumPanel
 
 # The frames of the book's explorable: dense where momentum's effect changes fastest.
 EXPLORABLE_MOMENTUMS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+# Progress messages per run: each one is a message to the browser, so not one per step.
+PROGRESS_UPDATES = 20
 
-cached_quadratic = lru_cache(maxsize=256)(run_quadratic)
-cached_digits_sweep = lru_cache(maxsize=256)(run_digits_sweep)
+cached_quadratic = ResultCache(run_quadratic)
+cached_digits_sweep = ResultCache(run_digits_sweep)
 
 
-def _panel_title(momentum: float, lr: float, dampening: float, test_accuracy: float) -> str:
+def _panel_title(momentum: float, lr: float, dampening: float, test_accuracy: float | None) -> str:
     setting = f"momentum μ = {momentum:g}, lr η = {lr:g}" + (f", dampening τ = {dampening:g}" if dampening else "")
-    return f"{setting}  ·  digits test accuracy {100 * test_accuracy:.1f}%"
+    outcome = "computing the digits run…" if test_accuracy is None else f"digits test accuracy {100 * test_accuracy:.1f}%"
+    return f"{setting}  ·  {outcome}"
 
 
 class MomentumExplorer:
     """Sliders for momentum, learning rate and dampening that redraw one :class:`MomentumPanel`.
 
-    A slider change runs (or looks up) the two experiments for the new setting and moves
-    the panel's existing lines. Without an interactive matplotlib backend (the usual
-    ``inline`` one in Jupyter and Colab) the updated figure is shown again in the
+    A slider change moves the panel's existing lines: the ravine path at once (it takes
+    well under a millisecond), the digits loss at once if that setting was computed
+    before, otherwise after a background run, with a progress bar and a faded curve
+    meanwhile. The figure is redrawn with ``canvas.draw_idle()`` and, as the usual
+    ``inline`` backend (Jupyter, Colab) shows no live canvas, published again in the
     widget's output area.
     """
 
@@ -56,11 +62,15 @@ class MomentumExplorer:
         self.dampening = widgets.FloatSlider(
             value=dampening, min=0.0, max=0.9, step=0.1, description="dampening τ", **slider
         )
+        self.progress = widgets.FloatProgress(value=1.0, min=0.0, max=1.0, description="digits run")
         self.output = widgets.Output()
         self.panel = MomentumPanel(QuadraticConfig().curvatures, steps=DigitsSweepConfig().steps)
+        self.latest = LatestOnly()
         for control in (self.momentum, self.lr, self.dampening):
             control.observe(lambda _change: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.momentum, self.lr, self.dampening]), self.output])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.momentum, self.lr, self.dampening]), self.progress, self.output]
+        )
         self.redraw()
 
     def configs(self) -> tuple[QuadraticConfig, DigitsSweepConfig]:
@@ -68,18 +78,51 @@ class MomentumExplorer:
         setting = dict(momentums=(self.momentum.value,), lr=self.lr.value, dampening=self.dampening.value)
         return QuadraticConfig(**setting), DigitsSweepConfig(**setting)
 
-    def results(self) -> tuple[QuadraticResult, DigitsSweepResult]:
-        quadratic_config, digits_config = self.configs()
-        return cached_quadratic(quadratic_config), cached_digits_sweep(digits_config)
-
     def redraw(self) -> None:
-        quadratic, digits = self.results()
+        """Show the sliders' setting: fully at once if cached, else pending until a background run ends."""
+        generation = self.latest.start()
+        quadratic_config, digits_config = self.configs()
+        quadratic = cached_quadratic(quadratic_config)
+        digits = cached_digits_sweep.get(digits_config)
+        if digits is not None:
+            self.latest.show(generation, lambda: self._draw(quadratic, digits))
+            return
+        self.latest.show(generation, lambda: self._draw_pending(quadratic))
+        self.latest.run_in_background(generation, lambda: self._compute(generation, quadratic, digits_config))
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the latest setting's background run (if any) has been drawn."""
+        self.latest.wait(timeout)
+
+    def _compute(self, generation: int, quadratic: QuadraticResult, config: DigitsSweepConfig) -> None:
+        report_every = max(1, config.steps // PROGRESS_UPDATES)
+
+        def on_step(step: int) -> None:
+            self.latest.check(generation)  # stops this run once a newer setting exists
+            if step % report_every == 0:
+                self.progress.value = step / config.steps
+
+        digits = cached_digits_sweep(config, on_step=on_step)
+        self.latest.show(generation, lambda: self._draw(quadratic, digits))
+
+    def _draw(self, quadratic: QuadraticResult, digits: DigitsSweepResult) -> None:
         title = _panel_title(self.momentum.value, self.lr.value, self.dampening.value, float(digits.test_accuracy[0]))
         self.panel.show(quadratic.trajectories[0], digits.train_loss[0], title)
+        self.progress.value = 1.0
+        self._publish()
+
+    def _draw_pending(self, quadratic: QuadraticResult) -> None:
+        title = _panel_title(self.momentum.value, self.lr.value, self.dampening.value, None)
+        self.panel.show_pending(quadratic.trajectories[0], title)
+        self.progress.value = 0.0
+        self._publish()
+
+    def _publish(self) -> None:
         self.panel.figure.canvas.draw_idle()
-        with self.output:
-            clear_output(wait=True)
-            display(self.panel.figure)
+        # Not `with self.output:`, which ties output to the kernel's current message and
+        # misroutes it from a worker thread; setting the outputs directly works from any thread.
+        self.output.outputs = ()
+        self.output.append_display_data(self.panel.figure)
 
 
 def momentum_explorer(**initial: float) -> widgets.VBox:

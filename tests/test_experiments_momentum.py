@@ -14,7 +14,7 @@ from optimlab.experiments import (
     run_digits_sweep,
     run_quadratic,
 )
-from optimlab.experiments.batched_mlp import init_stacked_mlp
+from optimlab.experiments.batched_mlp import init_stacked_mlp, minibatch_order
 
 
 def _quadratic_path_with_torch_sgd(config: QuadraticConfig, momentum: float) -> torch.Tensor:
@@ -51,9 +51,10 @@ def test_quadratic_momentum_damps_the_zigzag():
 
 
 def _train_one_digits_model_with_torch_sgd(
-    config: DigitsSweepConfig, momentum: float
+    config: DigitsSweepConfig, momentum: float, lr: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference: an ordinary nn.Sequential trained by torch.optim.SGD, from the sweep's initial weights."""
+    """The reference: an ordinary nn.Sequential trained by torch.optim.SGD, from the sweep's initial weights,
+    on the sweep's minibatches."""
     digits = load_digits(dtype=config.dtype, device="cpu")
     w1, b1, w2, b2 = (
         p[0]
@@ -68,11 +69,12 @@ def _train_one_digits_model_with_torch_sgd(
         for linear, weight, bias in ((model[0], w1, b1), (model[2], w2, b2)):
             linear.weight.copy_(weight.T)
             linear.bias.copy_(bias[0])
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum, dampening=config.dampening)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=config.dampening)
     losses = []
-    for _ in range(config.steps):
+    for batch in minibatch_order(len(digits.train.y), config.batch_size, config.steps, seed=config.seed):
+        x, y = (digits.train.x, digits.train.y) if batch is None else (digits.train.x[batch], digits.train.y[batch])
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(digits.train.x), digits.train.y)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
         losses.append(loss.detach())
@@ -82,18 +84,62 @@ def _train_one_digits_model_with_torch_sgd(
     return torch.stack(losses), accuracy
 
 
-def test_digits_sweep_matches_torch_sgd_one_model_at_a_time():
+@pytest.mark.parametrize(
+    "lr, batch_size", [(0.1, None), ((0.1, 0.03, 0.05), 32)], ids=["full-batch", "minibatch-lr-pairs"]
+)
+def test_digits_sweep_matches_torch_sgd_one_model_at_a_time(lr, batch_size):
     config = DigitsSweepConfig(
-        momentums=(0.0, 0.6, 0.95), lr=0.1, dampening=0.2, steps=25, hidden=16, dtype=torch.float64
+        momentums=(0.0, 0.6, 0.95),
+        lr=lr,
+        dampening=0.2,
+        steps=25,
+        batch_size=batch_size,
+        hidden=16,
+        dtype=torch.float64,
     )
     result = run_digits_sweep(config)
     assert result.train_loss.shape == (3, 26)
+    lrs = lr if isinstance(lr, tuple) else (lr,) * 3
+    torch.testing.assert_close(result.lrs, torch.tensor(lrs, dtype=torch.float64))
     for index, momentum in enumerate(config.momentums):
-        losses, accuracy = _train_one_digits_model_with_torch_sgd(config, momentum)
+        losses, accuracy = _train_one_digits_model_with_torch_sgd(config, momentum, lrs[index])
         torch.testing.assert_close(result.train_loss[index], losses, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(result.test_accuracy[index], accuracy)
     # the sweep really varies something: the curves differ
     assert (result.train_loss[0, -1] - result.train_loss[2, -1]).abs() > 1e-3
+
+
+def test_batched_sweep_equals_the_same_sweep_run_one_model_at_a_time():
+    config = DigitsSweepConfig(momentums=(0.0, 0.9, 0.5), lr=(0.05, 0.02, 0.1), steps=20, batch_size=64,
+                               dtype=torch.float64)
+    batched = run_digits_sweep(config)
+    for index, (momentum, lr) in enumerate(zip(config.momentums, config.lr, strict=True)):
+        alone = run_digits_sweep(dataclasses.replace(config, momentums=(momentum,), lr=lr))
+        torch.testing.assert_close(batched.train_loss[index], alone.train_loss[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(batched.test_loss[index], alone.test_loss[0], rtol=1e-12, atol=1e-12)
+
+
+def test_minibatch_order_covers_every_example_once_per_epoch():
+    order = minibatch_order(10, 4, 7, seed=3)
+    assert [len(batch) for batch in order] == [4, 4, 2, 4, 4, 2, 4]
+    first, second = torch.cat(order[:3]), torch.cat(order[3:6])
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(10))
+    assert not torch.equal(first, second)  # a fresh shuffle each epoch
+    assert all(torch.equal(a, b) for a, b in zip(order, minibatch_order(10, 4, 7, seed=3), strict=True))
+    assert minibatch_order(10, None, 2, seed=0) == [None, None]
+
+
+def test_on_step_reports_progress_and_can_abandon_a_run():
+    seen = []
+    run_digits_sweep(DigitsSweepConfig(momentums=(0.9,), steps=5), on_step=seen.append)
+    assert seen == [1, 2, 3, 4, 5]
+
+    def stop_at_two(step):
+        if step == 2:
+            raise InterruptedError
+
+    with pytest.raises(InterruptedError):
+        run_digits_sweep(DigitsSweepConfig(momentums=(0.9,), steps=5), on_step=stop_at_two)
 
 
 def test_experiments_are_seeded():
@@ -141,6 +187,9 @@ def test_conventions_pytorch_form_matches_sgd_with_multisteplr():
         (QuadraticConfig(dampening=1.5), "dampening"),
         (QuadraticConfig(curvatures=(0.0, 1.0)), "curvatures"),
         (DigitsSweepConfig(steps=0), "steps"),
+        (DigitsSweepConfig(momentums=(0.5, 0.9), lr=(0.1,)), "one learning rate per momentum"),
+        (DigitsSweepConfig(lr=(0.1, -0.1, 0.1, 0.1, 0.1, 0.1)), "learning rate: -0.1"),
+        (DigitsSweepConfig(batch_size=0), "batch_size"),
     ],
 )
 def test_bad_configs_are_named(config, message):

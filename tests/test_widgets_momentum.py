@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 from optimlab.experiments import DigitsSweepConfig, QuadraticConfig, run_digits_sweep, run_quadratic
-from optimlab.widgets import MomentumExplorer, momentum_explorable, momentum_explorer
+from optimlab.widgets import MomentumExplorer, cached_digits_sweep, momentum_explorable, momentum_explorer
 
 
 def _plotted(explorer: MomentumExplorer) -> tuple[np.ndarray, np.ndarray]:
@@ -14,12 +14,14 @@ def _plotted(explorer: MomentumExplorer) -> tuple[np.ndarray, np.ndarray]:
 
 def test_explorer_redraws_the_experiment_for_the_new_slider_values():
     explorer = MomentumExplorer(momentum=0.9, lr=0.05)
+    explorer.wait()
     path_before, loss_before = _plotted(explorer)
     lines = (explorer.panel.path_line, explorer.panel.loss_line)
 
     explorer.momentum.value = 0.5
     explorer.lr.value = 0.03
     explorer.dampening.value = 0.2
+    explorer.wait()
 
     path, loss = _plotted(explorer)
     setting = dict(momentums=(0.5,), lr=0.03, dampening=0.2)
@@ -31,6 +33,47 @@ def test_explorer_redraws_the_experiment_for_the_new_slider_values():
     # the same artists were updated, not a new figure
     assert (explorer.panel.path_line, explorer.panel.loss_line) == lines
     assert "μ = 0.5" in explorer.panel.figure.get_suptitle() and "τ = 0.2" in explorer.panel.figure.get_suptitle()
+    assert explorer.progress.value == 1.0 and "accuracy" in explorer.panel.figure.get_suptitle()
+
+
+def test_an_uncached_setting_shows_a_pending_state_at_once_then_its_result():
+    explorer = MomentumExplorer(momentum=0.9, lr=0.05)
+    explorer.wait()
+    explorer.momentum.value = 0.41  # not computed before: the handler returns before the run ends
+    title = explorer.panel.figure.get_suptitle()
+    assert "μ = 0.41" in title and "computing" in title
+    assert explorer.panel.loss_line.get_alpha() < 1.0  # the old curve fades while the new one computes
+    expected_path = run_quadratic(QuadraticConfig(momentums=(0.41,))).trajectories[0]
+    np.testing.assert_allclose(explorer.panel.path_line.get_xydata(), expected_path.numpy())  # the path is at once
+    explorer.wait()
+    assert "accuracy" in explorer.panel.figure.get_suptitle() and explorer.panel.loss_line.get_alpha() == 1.0
+
+
+def test_a_newer_value_stops_stale_work_instead_of_queueing_it():
+    explorer = MomentumExplorer(momentum=0.9, lr=0.05)
+    explorer.wait()
+    explorer.lr.value = 0.035  # uncached; its run starts in the background ...
+    explorer.lr.value = 0.04  # ... and is made stale before it can finish its 300 steps
+    explorer.wait()
+    assert DigitsSweepConfig(momentums=(0.9,), lr=0.035) not in cached_digits_sweep  # abandoned, never finished
+    assert DigitsSweepConfig(momentums=(0.9,), lr=0.04) in cached_digits_sweep
+    expected = run_digits_sweep(DigitsSweepConfig(momentums=(0.9,), lr=0.04)).train_loss[0]
+    np.testing.assert_allclose(explorer.panel.loss_line.get_xydata()[:, 1], expected.numpy())
+    assert "η = 0.04" in explorer.panel.figure.get_suptitle()
+
+
+def test_a_cached_setting_redraws_without_background_work():
+    explorer = MomentumExplorer(momentum=0.9, lr=0.05)
+    explorer.wait()
+    worker = explorer.latest._worker
+    explorer.momentum.value = 0.5
+    explorer.wait()
+    explorer.momentum.value = 0.9  # seen before
+    assert explorer.panel.loss_line.get_alpha() == 1.0 and "accuracy" in explorer.panel.figure.get_suptitle()
+    assert explorer.latest._worker is not worker  # one run, for 0.5 ...
+    ran_for_half = explorer.latest._worker
+    explorer.momentum.value = 0.5
+    assert explorer.latest._worker is ran_for_half  # ... and none for going back to either
 
 
 def test_explorer_configs_follow_the_sliders():

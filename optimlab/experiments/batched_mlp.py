@@ -53,3 +53,21 @@ def stacked_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
     n_models, n, n_classes = logits.shape
     per_example = F.cross_entropy(logits.reshape(-1, n_classes), y.repeat(n_models), reduction="none")
     return per_example.reshape(n_models, n).mean(dim=1)
+
+
+def minibatch_order(n_examples: int, batch_size: int | None, steps: int, *, seed: int) -> list[Tensor | None]:
+    """The example indices of each of ``steps`` steps, the same for every model of a sweep.
+
+    Every epoch is a fresh seeded permutation of ``range(n_examples)`` cut into batches of
+    ``batch_size`` (the last batch of an epoch holds the remainder). ``batch_size=None``
+    means full batch: every entry is ``None`` (use all examples, no indexing).
+    """
+    if batch_size is None:
+        return [None] * steps
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive or None (full batch), got {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    order: list[Tensor | None] = []
+    while len(order) < steps:
+        order.extend(torch.randperm(n_examples, generator=generator).split(batch_size))
+    return order[:steps]

@@ -1,13 +1,15 @@
 """Chapter 4's experiments: momentum on a 2-D ravine, on the digits, and the two conventions.
 
 Each experiment is a pure, seeded function ``config -> result``. A sweep over momentum
-values runs as one batched computation: parameters are stacked along a leading model
-dimension, so forward and backward passes serve all models at once, and each model is
-stepped by the reference :func:`optimlab.optimizers.momentum.sgd_momentum_step`.
+(and learning-rate) values runs as one batched computation: parameters are stacked along
+a leading model dimension, so forward and backward passes serve all models at once, and
+one call of :func:`optimlab.optimizers.momentum.sgd_momentum_step_batched` steps them all,
+each with its own hyperparameters. A sweep of one value is the same code with ``M = 1``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,36 +17,35 @@ from torch import Tensor
 
 from optimlab.data import DIGITS_N_CLASSES, DIGITS_N_FEATURES, load_digits
 from optimlab.device import default_device
-from optimlab.experiments.batched_mlp import init_stacked_mlp, stacked_cross_entropy, stacked_mlp_logits
-from optimlab.optimizers.momentum import momentum_step_lecture, sgd_momentum_step
+from optimlab.experiments.batched_mlp import (
+    init_stacked_mlp,
+    minibatch_order,
+    stacked_cross_entropy,
+    stacked_mlp_logits,
+)
+from optimlab.optimizers.momentum import momentum_step_lecture, per_model, sgd_momentum_step, sgd_momentum_step_batched
 
 
-def _check_sweep(momentums: tuple[float, ...], lr: float, dampening: float) -> None:
+def _check_sweep(momentums: tuple[float, ...], lrs: tuple[float, ...], dampening: float) -> None:
     if len(momentums) == 0:
         raise ValueError("momentums must name at least one momentum value")
     for momentum in momentums:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"Invalid momentum value: {momentum} (need 0 <= momentum < 1)")
-    if lr <= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+    for lr in lrs:
+        if lr <= 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= dampening <= 1.0:
         raise ValueError(f"Invalid dampening value: {dampening} (need 0 <= dampening <= 1)")
 
 
-def _step_each_model(
-    w: Tensor, grad: Tensor, bufs: list[Tensor | None], *, lr: float, momentums: tuple[float, ...], dampening: float
-) -> tuple[Tensor, list[Tensor | None]]:
-    """One ``torch.optim.SGD`` step of every model in a stack ``w`` (``M x ...``); model ``m`` uses ``momentums[m]``.
-
-    The forward and backward passes run batched; only this elementwise update goes model
-    by model, because ``sgd_momentum_step`` branches on ``momentum != 0`` (PyTorch skips the
-    buffer, and with it dampening, at zero momentum), which a per-model tensor cannot answer.
-    """
-    stepped = [
-        sgd_momentum_step(w[m], grad[m], bufs[m], lr=lr, momentum=momentum, dampening=dampening)
-        for m, momentum in enumerate(momentums)
-    ]
-    return torch.stack([w_m for w_m, _ in stepped]), [buf_m for _, buf_m in stepped]
+def _per_model_lrs(lr: float | tuple[float, ...], momentums: tuple[float, ...]) -> tuple[float, ...]:
+    """``lr`` for every model: one shared value, or a tuple with one per momentum value."""
+    if isinstance(lr, tuple):
+        if len(lr) != len(momentums):
+            raise ValueError(f"need one learning rate per momentum value, got {len(lr)} for {len(momentums)}")
+        return lr
+    return (lr,) * len(momentums)
 
 
 # --- A 2-D ravine: f(w) = (a w_1^2 + b w_2^2) / 2 with b >> a --------------------------------
@@ -79,18 +80,19 @@ def quadratic_loss(w: Tensor, curvatures: tuple[float, float]) -> Tensor:
 
 def run_quadratic(config: QuadraticConfig) -> QuadraticResult:
     """Trajectories of every momentum in ``config.momentums`` from the same start, in one batch."""
-    _check_sweep(config.momentums, config.lr, config.dampening)
+    _check_sweep(config.momentums, (config.lr,), config.dampening)
     if min(config.curvatures) <= 0:
         raise ValueError(f"curvatures must be positive, got {config.curvatures}")
     device = default_device()
     n_models = len(config.momentums)
     w = torch.tensor(config.start, dtype=config.dtype, device=device).expand(n_models, 2).clone()
     curvatures = torch.tensor(config.curvatures, dtype=config.dtype, device=device)
-    bufs: list[Tensor | None] = [None] * n_models
+    momentums = per_model(config.momentums, w)
+    buf = None
     trajectory = [w]
     for _ in range(config.steps):
         grad = curvatures * w  # the gradient of f, exactly
-        w, bufs = _step_each_model(w, grad, bufs, lr=config.lr, momentums=config.momentums, dampening=config.dampening)
+        w, buf = sgd_momentum_step_batched(w, grad, buf, config.lr, momentums, config.dampening)
         trajectory.append(w)
     trajectories = torch.stack(trajectory, dim=1)
     return QuadraticResult(
@@ -100,17 +102,23 @@ def run_quadratic(config: QuadraticConfig) -> QuadraticResult:
     )
 
 
-# --- The digits: a 64-32-10 MLP, full-batch SGD with momentum --------------------------------
+# --- The digits: a 64-32-10 MLP, SGD with momentum, full batch or minibatches ---------------
 
 
 @dataclass(frozen=True)
 class DigitsSweepConfig:
-    """Full-batch SGD with momentum (PyTorch's form) on a 64-``hidden``-10 MLP, one model per momentum."""
+    """SGD with momentum (PyTorch's form) on a 64-``hidden``-10 MLP, one model per momentum.
+
+    ``lr`` is shared, or a tuple with one learning rate per momentum value (a sweep over
+    pairs). ``batch_size=None`` is full-batch training; otherwise every model sees the
+    same seeded minibatches, in the same order (:func:`minibatch_order`).
+    """
 
     momentums: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
-    lr: float = 0.05
+    lr: float | tuple[float, ...] = 0.05
     dampening: float = 0.0
     steps: int = 300
+    batch_size: int | None = None
     hidden: int = 32
     seed: int = 0
     dtype: torch.dtype = torch.float32
@@ -119,14 +127,23 @@ class DigitsSweepConfig:
 @dataclass(frozen=True)
 class DigitsSweepResult:
     momentums: Tensor  # (M,)
-    train_loss: Tensor  # (M, steps + 1): full training-set loss before each step, and after the last
+    lrs: Tensor  # (M,)
+    # (M, steps + 1): the loss on each step's batch, before the step (the whole training
+    # set at full batch), then the whole training set's loss after the last step
+    train_loss: Tensor
     test_loss: Tensor  # (M,): after training
     test_accuracy: Tensor  # (M,): fraction of test digits classified correctly after training
 
 
-def run_digits_sweep(config: DigitsSweepConfig) -> DigitsSweepResult:
-    """Train one MLP per momentum value, all from the same initial weights, as one stacked batch."""
-    _check_sweep(config.momentums, config.lr, config.dampening)
+def run_digits_sweep(config: DigitsSweepConfig, *, on_step: Callable[[int], None] | None = None) -> DigitsSweepResult:
+    """Train one MLP per momentum value, all from the same initial weights, as one stacked batch.
+
+    ``on_step(k)``, if given, is called after step ``k`` (1-based): to report progress, or
+    to abandon the run by raising. It sees nothing of the training, so the result depends
+    on ``config`` alone.
+    """
+    lrs = _per_model_lrs(config.lr, config.momentums)
+    _check_sweep(config.momentums, lrs, config.dampening)
     if config.steps < 1 or config.hidden < 1:
         raise ValueError(f"steps and hidden must be positive, got steps={config.steps}, hidden={config.hidden}")
     device = default_device()
@@ -138,21 +155,26 @@ def run_digits_sweep(config: DigitsSweepConfig) -> DigitsSweepResult:
         dtype=config.dtype,
         device=device,
     )
-    n_models = len(config.momentums)
-    bufs: list[list[Tensor | None]] = [[None] * n_models for _ in params]  # per parameter, per model
+    # Per-model hyperparameters, shaped for each parameter's stack.
+    momentums = [per_model(config.momentums, p) for p in params]
+    step_lrs = [per_model(lrs, p) for p in params]
+    bufs: list[Tensor | None] = [None] * len(params)
     train_loss = []
-    for _ in range(config.steps):
+    for step, batch in enumerate(minibatch_order(len(digits.train.y), config.batch_size, config.steps, seed=config.seed)):
+        x, y = (digits.train.x, digits.train.y) if batch is None else (digits.train.x[batch], digits.train.y[batch])
         params = [p.detach().requires_grad_() for p in params]
-        losses = stacked_cross_entropy(stacked_mlp_logits(params, digits.train.x), digits.train.y)
+        losses = stacked_cross_entropy(stacked_mlp_logits(params, x), y)
         grads = torch.autograd.grad(losses.sum(), params)
         train_loss.append(losses.detach())
         with torch.no_grad():
             stepped = [
-                _step_each_model(p, g, b, lr=config.lr, momentums=config.momentums, dampening=config.dampening)
-                for p, g, b in zip(params, grads, bufs, strict=True)
+                sgd_momentum_step_batched(p, g, b, lr, momentum, config.dampening)
+                for p, g, b, lr, momentum in zip(params, grads, bufs, step_lrs, momentums, strict=True)
             ]
         params = [p for p, _ in stepped]
         bufs = [b for _, b in stepped]
+        if on_step is not None:
+            on_step(step + 1)
     with torch.no_grad():
         train_loss.append(stacked_cross_entropy(stacked_mlp_logits(params, digits.train.x), digits.train.y))
         test_logits = stacked_mlp_logits(params, digits.test.x)
@@ -160,6 +182,7 @@ def run_digits_sweep(config: DigitsSweepConfig) -> DigitsSweepResult:
         test_accuracy = (test_logits.argmax(dim=-1) == digits.test.y).to(config.dtype).mean(dim=1)
     return DigitsSweepResult(
         momentums=torch.tensor(config.momentums, dtype=config.dtype),
+        lrs=torch.tensor(lrs, dtype=config.dtype),
         train_loss=torch.stack(train_loss, dim=1).cpu(),
         test_loss=test_loss.cpu(),
         test_accuracy=test_accuracy.cpu(),

@@ -5,7 +5,8 @@
 algorithm              step function(s)                     optimizer
 =====================  ===================================  ==========================
 momentum (lecture)     :func:`momentum_step_lecture`        :class:`MomentumLecture`
-SGD (PyTorch)          :func:`sgd_momentum_step`            :class:`SGD`
+SGD (PyTorch)          :func:`sgd_momentum_step`,           :class:`SGD`
+                       :func:`sgd_momentum_step_batched`
 Nesterov (PyTorch)     :func:`nesterov_step`                :class:`SGD` (nesterov)
 Nesterov (lecture)     :func:`nesterov_lookahead_step`      :class:`NesterovLookahead`
 local gains            :func:`local_gain_step`              :class:`LocalGain`
@@ -23,7 +24,14 @@ hyperparameters; the optimizers check them once, when a param group enters.
 from optimlab.optimizers.adam import Adam, AdamState, AdamW, adam_init, adam_step, adam_update, adamw_step
 from optimlab.optimizers.base import ReferenceOptimizer
 from optimlab.optimizers.local_gain import LocalGain, local_gain_step
-from optimlab.optimizers.momentum import SGD, MomentumLecture, momentum_step_lecture, sgd_momentum_step
+from optimlab.optimizers.momentum import (
+    SGD,
+    MomentumLecture,
+    momentum_step_lecture,
+    per_model,
+    sgd_momentum_step,
+    sgd_momentum_step_batched,
+)
 from optimlab.optimizers.nesterov import NesterovLookahead, lookahead_point, nesterov_lookahead_step, nesterov_step
 from optimlab.optimizers.rmsprop import RMSprop, RMSpropState, rmsprop_init, rmsprop_step, rmsprop_update
 
@@ -50,5 +58,7 @@ __all__ = [
     "rmsprop_init",
     "rmsprop_step",
     "rmsprop_update",
+    "per_model",
     "sgd_momentum_step",
+    "sgd_momentum_step_batched",
 ]

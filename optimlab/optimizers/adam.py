@@ -93,13 +93,15 @@ def adam_update(
     beta1, beta2 = betas
     if maximize:
         grad = -grad
+    # Fused kernels where torch.optim.Adam uses them (lerp, addcmul, addcdiv): fewer tensors
+    # per step than the box's literal products, the same values up to rounding.
     if weight_decay != 0:
         if decoupled_weight_decay:
-            w = w - lr * weight_decay * w
+            w = w * (1 - lr * weight_decay)
         else:
-            grad = grad + weight_decay * w
-    m = beta1 * state.m + (1 - beta1) * grad
-    v = beta2 * state.v + (1 - beta2) * grad**2
+            grad = torch.add(grad, w, alpha=weight_decay)
+    m = torch.lerp(state.m, grad, 1 - beta1)  # beta1 m + (1 - beta1) g
+    v = torch.addcmul(beta2 * state.v, grad, grad, value=1 - beta2)  # beta2 v + (1 - beta2) g^2
     max_v = None
     if amsgrad:
         max_v = torch.maximum(state.max_v, v)
@@ -112,7 +114,7 @@ def adam_update(
     else:
         m_hat = m
         v_hat = v_tilde
-    w = w - lr * m_hat / (v_hat.sqrt() + eps)
+    w = torch.addcdiv(w, m_hat, v_hat.sqrt() + eps, value=-lr)  # w - lr m_hat / (sqrt(v_hat) + eps)
     return w, AdamState(m, v, max_v)
 
 

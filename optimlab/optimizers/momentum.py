@@ -80,21 +80,64 @@ def sgd_momentum_step(
     (decayed) gradient, and dampening does not apply to it. With ``momentum == 0``
     there is no buffer and ``None`` is returned in its place.
     """
+    # torch.add(a, b, alpha=c) is a + c b in one kernel, as torch.optim.SGD computes it: fewer
+    # tensors per step, and the same rounding as PyTorch's own update.
     if maximize:
         grad = -grad
     if weight_decay != 0:
-        grad = grad + weight_decay * w
+        grad = torch.add(grad, w, alpha=weight_decay)
     if momentum != 0:
         if buf is not None:
-            buf = momentum * buf + (1 - dampening) * grad
+            buf = torch.add(momentum * buf, grad, alpha=1 - dampening)
         else:
             buf = grad.clone()
         if nesterov:
-            grad = grad + momentum * buf
+            grad = torch.add(grad, buf, alpha=momentum)
         else:
             grad = buf
-    w = w - lr * grad
+    w = torch.add(w, grad, alpha=-lr)
     return w, buf
+
+
+def sgd_momentum_step_batched(
+    w: Tensor,
+    grad: Tensor,
+    buf: Tensor | None,
+    lr: float | Tensor,
+    momentum: float | Tensor,
+    dampening: float | Tensor = 0.0,
+    weight_decay: float | Tensor = 0.0,
+) -> tuple[Tensor, Tensor]:
+    r""":func:`sgd_momentum_step` for a stack of models whose hyperparameters differ.
+
+    ``w`` and ``grad`` hold ``M`` models along their first dimension; each hyperparameter
+    is a float (shared) or a tensor broadcastable against ``w``, typically of shape
+    ``(M, 1, ..., 1)`` for one value per model (:func:`per_model`). Model ``m`` takes
+    exactly the step ``sgd_momentum_step`` takes with model ``m``'s values (no nesterov,
+    no maximize).
+
+    The plain function branches on ``momentum != 0``: ``torch.optim.SGD`` keeps no buffer
+    at zero momentum, so dampening never touches such a model's step. One tensor of
+    momenta cannot branch, so here every model carries a buffer and a model whose
+    momentum is 0 steps along its raw (decayed) gradient instead, never reading it. The
+    buffer is therefore always returned, never ``None``.
+    """
+    momentum = torch.as_tensor(momentum, dtype=w.dtype, device=w.device)
+    grad = grad + weight_decay * w
+    if buf is not None:
+        buf = momentum * buf + (1 - dampening) * grad
+    else:
+        buf = grad.clone()
+    direction = torch.where(momentum != 0, buf, grad)
+    w = w - lr * direction
+    return w, buf
+
+
+def per_model(values: tuple[float, ...], like: Tensor) -> Tensor:
+    """One hyperparameter value per model of the stack ``like`` (``M x ...``), shaped to broadcast against it."""
+    if len(values) != like.shape[0]:
+        raise ValueError(f"need one value per model: {len(values)} values for {like.shape[0]} models")
+    return torch.tensor(values, dtype=like.dtype, device=like.device).reshape(-1, *([1] * (like.dim() - 1)))
 
 
 class MomentumLecture(ReferenceOptimizer):

@@ -87,9 +87,11 @@ def rmsprop_update(
         )
     if maximize:
         grad = -grad
+    # Fused kernels where torch.optim.RMSprop uses them (addcmul, addcdiv): fewer tensors per
+    # step than the box's literal products, the same values up to rounding.
     if weight_decay != 0:
-        grad = grad + weight_decay * w
-    square_avg = alpha * state.square_avg + (1 - alpha) * grad**2
+        grad = torch.add(grad, w, alpha=weight_decay)
+    square_avg = torch.addcmul(alpha * state.square_avg, grad, grad, value=1 - alpha)  # alpha v + (1 - alpha) g^2
     centered_square_avg = square_avg
     grad_avg = None
     if centered:
@@ -100,7 +102,7 @@ def rmsprop_update(
         momentum_buffer = momentum * state.momentum_buffer + grad / (centered_square_avg.sqrt() + eps)
         w = w - lr * momentum_buffer
     else:
-        w = w - lr * grad / (centered_square_avg.sqrt() + eps)
+        w = torch.addcdiv(w, grad, centered_square_avg.sqrt() + eps, value=-lr)  # w - lr g / (sqrt(v) + eps)
     return w, RMSpropState(square_avg, grad_avg, momentum_buffer)
 
 
