@@ -53,7 +53,12 @@ artifacts: install
 	$(PY) -m autograder build
 
 # The HTML book; chapters execute through Jupyter Book's cache, so a rebuild runs only what changed.
+# The cache keys on a chapter's own code, so a change to optimlab (which the chapters import)
+# clears it (and Sphinx's record of read pages): the pages then show what the library computes now.
 html: install
+	@hash=$$(find optimlab -name '*.py' | sort | xargs cat | sha256sum | cut -c1-16); \
+	if [ "$$(cat _build/.optimlab-hash 2>/dev/null)" != "$$hash" ]; then \
+	  rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && echo "$$hash" > _build/.optimlab-hash; fi
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 

@@ -115,7 +115,13 @@ def _student_notebook(student_dir: Path, exercise: str) -> nbformat.NotebookNode
     nb = nbformat.read(student_dir / f"{exercise}.ipynb", as_version=4)
     public_checks = {p.name: p.read_text() for p in sorted((student_dir / "tests").glob("*.py"))}
     nb.cells.insert(0, student_setup_cell(exercise, public_checks))
+    stamp(nb, exercise)
     return nb
+
+
+def stamp(nb: nbformat.NotebookNode, exercise: str) -> None:
+    """Name the exercise in the notebook's metadata, so a submission for another exercise is recognised."""
+    nb.metadata["autograder"] = {"exercise": exercise}
 
 
 def student_setup_cell(exercise: str, public_checks: dict[str, str]) -> nbformat.NotebookNode:
@@ -174,27 +180,34 @@ def _nbgrader_source(source: Path, otter_tests: Path) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = _nbgrader_metadata(f"cell-{len(cells)}", locked=True)
         cells.append(cell)
     nb.cells = cells
+    stamp(nb, source.stem)
     return nb
 
 
 def _nbgrader_test_cells(question: str, test_file: Path) -> list[nbformat.NotebookNode]:
     """One autograded cell per test case of otter's test file, worth the points otter resolves for it."""
-    from otter.test_files import ExceptionTestFile
-
     source = test_file.read_text()
-    functions = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
-    test_cases = ExceptionTestFile.from_file(str(test_file)).test_cases  # same order as the functions
+    functions = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
     cells = []
-    for function, test_case in zip(functions, test_cases, strict=True):
-        code = f"{ast.get_source_segment(source, function)}\n\n{function.name}({question})"
+    for name, test_case in named_test_cases(source, str(test_file)):
+        code = f"{ast.get_source_segment(source, functions[name])}\n\n{name}({question})"
         if test_case.hidden:
-            code = (f"# Hidden test `{function.name}`: runs when your work is graded.\n"
+            code = (f"# Hidden test `{name}`: runs when your work is graded.\n"
                     f"### BEGIN HIDDEN TESTS\n{code}\n### END HIDDEN TESTS")
         cell = nbformat.v4.new_code_cell(code)
         cell.metadata["nbgrader"] = _nbgrader_metadata(
-            f"{question}-{function.name}", grade=True, locked=True, points=test_case.points)
+            f"{question}-{name}", grade=True, locked=True, points=test_case.points)
         cells.append(cell)
     return cells
+
+
+def named_test_cases(source: str, path: str) -> list[tuple[str, object]]:
+    """(function name, otter TestCase with resolved points) for each test of an otter test file (otter numbers them)."""
+    from otter.test_files import ExceptionTestFile
+
+    functions = [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    test_cases = ExceptionTestFile.from_string(source, path=path).test_cases  # same order as the functions
+    return list(zip(functions, test_cases, strict=True))
 
 
 def _nbgrader_metadata(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:

@@ -16,8 +16,9 @@ Build the exercises and grade submissions.
             exercises/student/EXERCISE.ipynb         what students open (Colab, JupyterHub)
             exercises/otter/EXERCISE-autograder.zip  for `otter run` or Gradescope
             nbgrader/                                an nbgrader course: source/, release/, gradebook.db
-  grade   Grade a folder of submitted notebooks (file name = student id), each in its own
-          process with a time limit; write OUT/grades.csv and OUT/feedback/*.html.
+  grade   Grade a folder of submitted notebooks (file name = student id), each in a sandboxed
+          process with time and memory limits that sees no hidden test; the grade is decided
+          outside it, against the reference. Writes OUT/grades.csv and OUT/feedback/*.html.
 """
 
 
@@ -36,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Grade every .ipynb in SUBMISSIONS_DIR. For --engine otter a submission is a filled-in "
                     "student notebook; for --engine nbgrader, a filled-in nbgrader release notebook. "
                     "A submission that is not a notebook or runs past --timeout gets a row with zeros; "
-                    "one whose cells raise or exit keeps the points its functions still earn. Either way "
-                    "the `error` column says what happened and the batch goes on.")
+                    "one whose cells raise, exit or loop (a cell is interrupted at half the limit) keeps the "
+                    "points its functions still earn. Either way the `error` column says what happened and "
+                    "the batch goes on.")
     grade.add_argument("exercise", help="exercise name, e.g. 04_momentum")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
     grade.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where grades.csv and feedback/ go")

@@ -9,6 +9,7 @@ stylesheet sizes and its browser test finds.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -40,13 +41,29 @@ def _without_cdn_icons(player_html: str) -> str:
     return _ICON.sub(lambda icon: _ICON_GLYPHS[icon.group(1)], _FONT_AWESOME_LINK.sub("", player_html))
 
 
-def explorable_html(fig: Figure, draw_frame: Callable[[int], object], n_frames: int, *, interval_ms: int = 800) -> str:
+# matplotlib's player gives its picture no alt text and its slider no label; a screen
+# reader would announce "image" and "slider" and nothing else.
+def _described(player_html: str, description: str, slider_label: str) -> str:
+    player_html = player_html.replace('<img id="_anim_img', f'<img alt="{html.escape(description)}" id="_anim_img', 1)
+    return player_html.replace('<input id="_anim_slider', f'<input aria-label="{html.escape(slider_label)}" id="_anim_slider', 1)
+
+
+def explorable_html(
+    fig: Figure,
+    draw_frame: Callable[[int], object],
+    n_frames: int,
+    *,
+    description: str,
+    slider_label: str,
+    interval_ms: int = 800,
+) -> str:
     """HTML of a slider-driven player over ``n_frames`` frames of ``fig``.
 
     ``draw_frame(i)`` updates the figure's artists to frame ``i`` (``0 <= i < n_frames``);
     each frame is rendered once, as a PNG at the figure's dpi, so the HTML grows with
     ``n_frames`` and the figure's pixel size. The player starts paused on frame 0 and
-    plays once when asked to. The HTML loads nothing from the network.
+    plays once when asked to. The HTML loads nothing from the network. ``description``
+    is the picture's alt text and ``slider_label`` names what the slider chooses.
     """
     if n_frames < 1:
         raise ValueError(f"an explorable needs at least one frame, got n_frames={n_frames}")
@@ -54,9 +71,10 @@ def explorable_html(fig: Figure, draw_frame: Callable[[int], object], n_frames: 
     # The default 20 MB limit silently drops frames past it; fail loudly instead, well below it.
     with matplotlib.rc_context({"animation.embed_limit": 8.0}):
         player = animation.to_jshtml(default_mode="once")
-    return f'<div class="{EXPLORABLE_CLASS}">{_without_cdn_icons(player)}</div>'
+    player = _described(_without_cdn_icons(player), description, slider_label)
+    return f'<div class="{EXPLORABLE_CLASS}">{player}</div>'
 
 
-def explorable(fig: Figure, draw_frame: Callable[[int], object], n_frames: int, *, interval_ms: int = 800) -> HTML:
+def explorable(fig: Figure, draw_frame: Callable[[int], object], n_frames: int, **options) -> HTML:
     """:func:`explorable_html`, wrapped for display as a notebook cell's output."""
-    return HTML(explorable_html(fig, draw_frame, n_frames, interval_ms=interval_ms))
+    return HTML(explorable_html(fig, draw_frame, n_frames, **options))

@@ -148,4 +148,12 @@ def momentum_explorable(
         title = _panel_title(momentums[index], lr, dampening, float(digits.test_accuracy[index]))
         panel.show(quadratic.trajectories[index], digits.train_loss[index], title)
 
-    return explorable(panel.figure, draw_frame, len(momentums))
+    return explorable(
+        panel.figure,
+        draw_frame,
+        len(momentums),
+        description="Left: the path of SGD with momentum across an ill-conditioned quadratic ravine. "
+        "Right: the training loss of a small network on the digits data, for the chosen momentum "
+        "(in colour) and every other momentum of the sweep (in grey).",
+        slider_label=f"momentum, from {momentums[0]:g} to {momentums[-1]:g}",
+    )

@@ -1,165 +1,132 @@
-"""The autograder end to end: build into a temp dir, then grade batches with both engines."""
+"""The built artifacts: at their fixed paths, free of hidden tests, references and hidden inputs, and gradable natively.
+
+`python -m autograder grade` decides grades outside the student's process (see
+test_grading_batch.py); the artifacts must still work on their own: `otter run`/Gradescope
+with the zip and nbgrader's own `autograde` with the course, both calling the same hidden
+checks (`autograder.checks`) in the student's kernel.
+"""
 
 from __future__ import annotations
 
-import csv
-import re
-from pathlib import Path
+import inspect
+import shutil
+import subprocess
+import sys
+import zipfile
 
 import nbformat
 import pytest
+from fixtures.grading import EXERCISE, LECTURE, SGD, built_root, mistake_code
+from notebook_fill import REFERENCE, SOURCE, filled
 
 from autograder import paths
-from autograder.build import build_all
-from autograder.grade import grade_folder
+from autograder.checks.grading import load_exercise
+from autograder.checks.records import decode_array
+from autograder.grade import make_plan
+from optimlab.optimizers import momentum as reference_module
 
-EXERCISE = "04_momentum"
-SOURCE = paths.EXERCISES / f"{EXERCISE}.ipynb"
-
-# Typical mistakes, each in one question only; `mistake` is a phrase its feedback must contain.
-WRONG = {
-    "lr_outside_velocity": ("momentum_step_lecture", "learning rate must be inside the velocity", '''
-def momentum_step_lecture(w, grad, delta_w, lr, alpha):
-    delta_w = alpha * delta_w + grad
-    return w - lr * delta_w, delta_w
-'''),
-    "dampening_first_step": ("sgd_momentum_step", "dampening must not apply on the first step", '''
-def sgd_momentum_step(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
-    grad = grad + weight_decay * w
-    buf = (1 - dampening) * grad if buf is None else momentum * buf + (1 - dampening) * grad
-    return w - lr * buf, buf
-'''),
-    "weight_decay_after": ("sgd_momentum_step", "weight decay must be added to the gradient before momentum", '''
-def sgd_momentum_step(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
-    buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
-    return w - lr * (buf + weight_decay * w), buf
-'''),
-    "modifies_w": ("sgd_momentum_step", "modified its input `w` in place", '''
-def sgd_momentum_step(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
-    grad = grad + weight_decay * w
-    buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
-    w -= lr * buf
-    return w, buf
-'''),
-}
+QUESTIONS = load_exercise(EXERCISE)
+IN_PLACE = next(m for m in QUESTIONS[SGD].mistakes if m.name == "modifies_w_in_place")
 
 
-def solution_code(question: str) -> str:
-    """The source's reference solution for `question`, without otter's markers."""
+def student_download(root) -> dict[str, str]:
+    """Everything a student is handed: the student notebook and every file of the nbgrader release."""
+    files = {"student notebook": paths.student_notebook(root, EXERCISE).read_text(encoding="utf-8")}
+    release = paths.nbgrader_notebook(root, "release", EXERCISE).parent
+    files |= {f"release/{p.name}": p.read_text(encoding="utf-8") for p in release.rglob("*") if p.is_file()}
+    return files
+
+
+def secrets() -> list[str]:
+    """Text that must not reach a student: reference code, hidden-test code, hidden inputs."""
+    source_lines = []
     for cell in nbformat.read(SOURCE, as_version=4).cells:
-        if cell.cell_type == "code" and f"def {question}(" in cell.source:
-            return "\n".join(line for line in cell.source.splitlines() if "SOLUTION" not in line)
-    raise LookupError(question)
-
-
-def filled(notebook: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy of `notebook` with the cell defining each question replaced by the given code."""
-    nb = nbformat.read(notebook, as_version=4)
-    for question, code in answers.items():
-        [cell] = [c for c in nb.cells if c.cell_type == "code" and f"def {question}(" in c.source
-                  and "test_" not in c.source]
-        cell.source = code
-    return nb
-
-
-QUESTIONS = ("momentum_step_lecture", "sgd_momentum_step")
-REFERENCE = {q: solution_code(q) for q in QUESTIONS}
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("build")
-    assert build_all(root) == [EXERCISE]
-    return root
-
-
-def write_batch(folder: Path, notebook: Path, extra: dict[str, str | bytes | nbformat.NotebookNode]) -> Path:
-    folder.mkdir()
-    for name, content in extra.items():
-        target = folder / f"{name}.ipynb"
-        if isinstance(content, nbformat.NotebookNode):
-            nbformat.write(content, target)
-        else:
-            target.write_bytes(content if isinstance(content, bytes) else content.encode())
-    return folder
-
-
-def read_grades(out: Path) -> dict[str, dict[str, str]]:
-    with open(out / "grades.csv") as f:
-        return {row["submission"]: row for row in csv.DictReader(f)}
+        in_solution = False
+        for line in cell.source.splitlines():
+            in_solution = in_solution or "BEGIN SOLUTION" in line
+            if in_solution and "=" in line and "SOLUTION" not in line:
+                source_lines.append(line.strip())
+    reference_lines = [line.strip() for fn in (reference_module.momentum_step_lecture, reference_module.sgd_momentum_step)
+                       for line in inspect.getsource(fn).splitlines()
+                       if " = " in line and not line.strip().startswith(("#", "r\"", "\""))]
+    hidden_inputs = []
+    for question in QUESTIONS.values():
+        for cases in question.cases.values():
+            for case in cases:
+                for value in [*case["state"].values(), *case["steps"][0].values()]:
+                    if isinstance(value, dict):
+                        hidden_inputs += [repr(float(x)) for x in decode_array(value).ravel()[:3]]
+    hidden_inputs = [text for text in hidden_inputs if len(text) > 8]  # full-precision values, not 0.5 or -2.0
+    markers = ["assert_check", "autograder.checks", "BEGIN HIDDEN", "BEGIN SOLUTION", "hidden: true", "optimlab"]
+    assert len(source_lines) >= 5 and len(reference_lines) >= 3 and len(hidden_inputs) > 50
+    return source_lines + reference_lines + hidden_inputs + markers
 
 
 @pytest.mark.slow
-def test_artifacts_exist_at_fixed_paths(built):
-    for path in [paths.student_notebook(built, EXERCISE), paths.otter_zip(built, EXERCISE),
-                 paths.nbgrader_notebook(built, "source", EXERCISE), paths.nbgrader_notebook(built, "release", EXERCISE),
-                 paths.nbgrader_course(built) / "nbgrader_config.py", paths.nbgrader_course(built) / "gradebook.db"]:
+def test_artifacts_exist_at_fixed_paths():
+    root = built_root()
+    for path in [paths.student_notebook(root, EXERCISE), paths.otter_zip(root, EXERCISE),
+                 paths.nbgrader_notebook(root, "source", EXERCISE), paths.nbgrader_notebook(root, "release", EXERCISE),
+                 paths.nbgrader_course(root) / "nbgrader_config.py", paths.nbgrader_course(root) / "gradebook.db"]:
         assert path.is_file(), path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["student", "release"])
-def test_handouts_hold_no_hidden_tests_and_no_solution(built, stage):
-    notebook = (paths.student_notebook(built, EXERCISE) if stage == "student"
-                else paths.nbgrader_notebook(built, "release", EXERCISE))
-    text = notebook.read_text()
-    for secret in ["check_lecture_trajectory", "check_sgd_first_step", "check_sgd_is_pure", "autograder.checks",
-                   "BEGIN HIDDEN", "BEGIN SOLUTION", "alpha * delta_w + lr * grad\\n", "buf = grad.clone()"]:
-        assert secret not in text, f"{secret!r} leaked into the {stage} notebook"
-    assert "import optimlab" not in text and "from optimlab" not in text  # runs in Colab without the course package
+def test_nothing_a_student_downloads_holds_a_hidden_test_the_reference_or_a_hidden_input():
+    for where, text in student_download(built_root()).items():
+        for secret in secrets():
+            assert secret not in text, f"{secret!r} leaked into the {where}"
 
 
 @pytest.mark.slow
-def test_otter_batch(built, tmp_path):
-    student = paths.student_notebook(built, EXERCISE)
-    submissions = {"reference": filled(student, REFERENCE), "unmodified": nbformat.read(student, as_version=4),
-                   "not_json": b"\x00garbage", "empty_json": "{}"}
-    for name, (question, _, code) in WRONG.items():
-        submissions[name] = filled(student, {**REFERENCE, question: code})
-    loop = filled(student, REFERENCE)
-    loop.cells.insert(2, nbformat.v4.new_code_cell("while True:\n    pass"))
-    submissions["infinite_loop"] = loop
-    exits = filled(student, REFERENCE)
-    exits.cells.insert(2, nbformat.v4.new_code_cell("import sys\nsys.exit(1)"))
-    submissions["exits"] = exits
-    out = tmp_path / "out"
-    grade_folder(EXERCISE, write_batch(tmp_path / "subs", student, submissions), out,
-                 root=built, engine="otter", jobs=2, timeout=25)
-    grades = read_grades(out)
-    assert set(grades) == set(submissions)
-    assert list(grades["reference"]) == ["submission", *QUESTIONS, "total", "possible", "error"]
-
-    assert float(grades["reference"]["total"]) == float(grades["reference"]["possible"]) == 5
-    assert grades["reference"]["error"] == ""
-    assert float(grades["unmodified"]["total"]) == 0
-
-    for name in ["not_json", "empty_json"]:
-        assert float(grades[name]["total"]) == 0 and "not a notebook" in grades[name]["error"]
-    assert float(grades["infinite_loop"]["total"]) == 0 and "timed out" in grades["infinite_loop"]["error"]
-    # IPython turns sys.exit into an error in its cell and runs on: the row says so, the later cells still count.
-    assert "raised SystemExit" in grades["exits"]["error"] and "sys.exit" not in grades["reference"]["error"]
-
-    for name, (question, mistake, _) in WRONG.items():
-        other = next(q for q in QUESTIONS if q != question)
-        assert float(grades[name][question]) < float(grades["reference"][question]), name
-        assert grades[name][other] == grades["reference"][other], name
-        feedback = (out / "feedback" / f"{name}.html").read_text()
-        assert mistake in feedback.replace("&#x27;", "'").replace("&quot;", '"'), (name, feedback)
+def test_points_are_stated_once_and_every_hidden_test_is_a_check():
+    plan = make_plan(built_root(), EXERCISE)
+    assert {q: sum(points.values()) for q, points in plan.points.items()} == {LECTURE: 2, SGD: 3}
+    assert {q: set(points) for q, points in plan.points.items()} == {q: set(d.checks) for q, d in QUESTIONS.items()}
+    with zipfile.ZipFile(paths.otter_zip(built_root(), EXERCISE)) as archive:
+        bundled = set(archive.namelist())
+    assert {"files/autograder/checks/grading.py", "files/autograder/checks/momentum.py"} <= bundled
+    assert not any(name.startswith("files/autograder/") and name.endswith(("grade.py", "worker.py")) for name in bundled)
 
 
 @pytest.mark.slow
-def test_nbgrader_batch(built, tmp_path):
-    release = paths.nbgrader_notebook(built, "release", EXERCISE)
-    question, mistake, code = WRONG["dampening_first_step"]
-    submissions = {"reference": filled(release, REFERENCE), "unmodified": nbformat.read(release, as_version=4),
-                   "dampening_first_step": filled(release, {**REFERENCE, question: code}), "not_json": "nope"}
-    out = tmp_path / "out"
-    grade_folder(EXERCISE, write_batch(tmp_path / "subs", release, submissions), out,
-                 root=built, engine="nbgrader", jobs=2, timeout=120)
-    grades = read_grades(out)
-    assert float(grades["reference"]["total"]) == float(grades["reference"]["possible"]) == 5, grades["reference"]
-    assert float(grades["unmodified"]["total"]) == 0
-    assert "not a notebook" in grades["not_json"]["error"]
-    wrong = grades["dampening_first_step"]
-    assert float(wrong[question]) < 3 and float(wrong["momentum_step_lecture"]) == 2
-    assert mistake in (out / "feedback" / "dampening_first_step.html").read_text()
+def test_otter_run_on_the_zip_gives_the_reference_full_marks_and_names_a_mistake(tmp_path):
+    from otter.api import grade_submission
+
+    root = built_root()
+    student = nbformat.read(paths.student_notebook(root, EXERCISE), as_version=4)
+    results = {}
+    for name, answers in {"reference": REFERENCE, "in_place": {**REFERENCE, SGD: mistake_code(SGD, IN_PLACE)}}.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        nbformat.write(filled(student, answers), folder / f"{EXERCISE}.ipynb")
+        results[name] = grade_submission(str(folder / f"{EXERCISE}.ipynb"), str(paths.otter_zip(root, EXERCISE)), quiet=True)
+    assert results["reference"].total == results["reference"].possible == 5
+    wrong = results["in_place"]
+    assert wrong.get_result(LECTURE).score == 2 and wrong.get_result(SGD).score == pytest.approx(2.4)
+    messages = [r.message for r in wrong.get_result(SGD).test_case_results if not r.passed]
+    assert len(messages) == 1 and "modified its input `w` in place" in messages[0]
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_on_the_release_gives_the_reference_full_marks_and_names_a_mistake(tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    shutil.copytree(paths.nbgrader_course(built_root()), course)
+    release = nbformat.read(paths.nbgrader_notebook(built_root(), "release", EXERCISE), as_version=4)
+    students = {"reference": REFERENCE, "in_place": {**REFERENCE, SGD: mistake_code(SGD, IN_PLACE)}}
+    for student, answers in students.items():
+        submitted = course / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"
+        submitted.parent.mkdir(parents=True)
+        nbformat.write(filled(release, answers), submitted)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--create", "--force",
+                           "--log-level=ERROR"], cwd=course, env=paths.tool_environment(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {s: gradebook.find_submission_notebook(EXERCISE, EXERCISE, s).score for s in students}
+        in_place = {g.name: g.score for g in gradebook.find_submission_notebook(EXERCISE, EXERCISE, "in_place").grades}
+    assert scores["reference"] == pytest.approx(5) and scores["in_place"] == pytest.approx(4.4)
+    assert in_place[f"{SGD}-test_leaves_inputs_unchanged"] == 0
+    graded = (course / "autograded" / "in_place" / EXERCISE / f"{EXERCISE}.ipynb").read_text()
+    assert "modified its input `w` in place" in graded

@@ -144,6 +144,22 @@ def test_page_opens_cleanly_with_math_rendered(browser, server, page_path):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_has_no_serious_accessibility_violation(browser, server, page_path):
+    """axe-core's checks (run in the same Chromium): nothing a screen-reader user would be stuck on."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page, _ = _open(browser, f"{server}/{page_path}")
+    try:
+        violations = Axe().run(page).response["violations"]
+    finally:
+        page.close()
+    serious = [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
+               for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{page_path}:\n" + "\n".join(serious)
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("page_path", CHAPTERS)
 def test_static_explorable_answers_its_slider(browser, server, page_path):
     page, problems = _open(browser, f"{server}/{page_path}")

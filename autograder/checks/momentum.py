@@ -1,198 +1,265 @@
-"""Hidden-test helpers for exercise 04_momentum.
+"""Hidden checks for exercise 04_momentum: cases, references and the catalog of common mistakes.
 
-Each `check_*` compares a student's function with the reference (`torch.optim.SGD`, or
-`optimlab`'s lecture-form step, which has no PyTorch twin) and raises AssertionError with
-a message in words. When a comparison fails, `diagnose_*` probes the student's function on
-small targeted inputs to name the mistake (dampening on the first step, the learning rate
-in the wrong place, weight decay after the buffer, ...).
+Each check is one hidden test of the notebook (`test_<check>`). References are imported:
+`optimlab`'s lecture-form step (no PyTorch twin) and its `torch.optim.SGD`-semantics step,
+which optimlab's own tests pin to `torch.optim.SGD`. The mistakes below are the wrong
+solutions students commonly write; `grading.evaluate` names one when the student's
+results match it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-from torch import Tensor
 
-from optimlab.optimizers.momentum import momentum_step_lecture as reference_lecture_step
-from optimlab.optimizers.momentum import sgd_momentum_step as reference_sgd_step
+from optimlab.optimizers.momentum import momentum_step_lecture, sgd_momentum_step
 
-from .common import DTYPE, SHAPES, assert_inputs_unchanged, call_pair, close, random_tensors
+from .cases import SHAPES, case, learning_rates, normal
+from .grading import Check, Mistake, Question, modified_hint
+from .records import Signature
 
-
-def learning_rates(steps: int, schedule: str) -> list[float]:
-    """The learning rate of each step: `constant`, or `changing` (step decay every 5 steps, as a scheduler would)."""
-    if schedule == "constant":
-        return [0.05] * steps
-    if schedule == "changing":
-        return [0.1 * 0.7 ** (t // 5) for t in range(steps)]
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or 'changing'")
+STEPS = 50
 
 
-# Small hand-sized probe inputs: distinct values so that each mistake leaves a distinct trace.
-def _probe() -> tuple[Tensor, Tensor, Tensor]:
-    w = torch.tensor([1.0, -2.0, 0.5], dtype=DTYPE)
-    grad = torch.tensor([0.5, 1.0, -1.5], dtype=DTYPE)
-    previous = torch.tensor([0.2, -0.1, 0.3], dtype=DTYPE)
+def _probe() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Small inputs with distinct values, so that each mistake leaves a distinct trace."""
+    w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    grad = torch.tensor([0.5, 1.0, -1.5], dtype=torch.float64)
+    previous = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
     return w, grad, previous
 
 
 # ---------------------------------------------------------------- lecture form
 
-def diagnose_lecture(student: Callable) -> list[str]:
-    """Name the mistakes in a lecture-form momentum step, from one probe step."""
+def _lecture_trajectories(schedule: str, alpha: float, seed: int) -> list[dict]:
+    """On every shape: `STEPS` steps from delta_w = 0, the learning rate following `schedule`."""
+    cases = []
+    for index, shape in enumerate(SHAPES):
+        w, *grads = normal(shape, STEPS + 1, seed=seed + index)
+        steps = [{"grad": g, "lr": lr, "alpha": alpha} for g, lr in zip(grads, learning_rates(STEPS, schedule))]
+        cases.append(case({"w": w, "delta_w": torch.zeros_like(w)}, steps))
+    return cases
+
+
+def _lecture_probes() -> list[dict]:
     w, grad, delta_w = _probe()
-    lr, alpha = 0.5, 0.9
-    got_w, got_delta = call_pair(student, ("w", "delta_w"), w, grad, delta_w, lr, alpha)
-    want_w, want_delta = reference_lecture_step(w, grad, delta_w, lr, alpha)
-    if close(got_w, want_w) and close(got_delta, want_delta):
-        return []
-    if close(got_w, want_delta) and close(got_delta, want_w):
-        return ["return the pair in the order (w, delta_w)"]
-    found = []
-    if close(got_delta, alpha * delta_w + grad):
-        found.append("the learning rate must be inside the velocity: delta_w = alpha * delta_w + lr * grad "
-                     "(keeping it outside is PyTorch's form, which differs once the learning rate changes)")
-    elif close(got_delta, alpha * delta_w + (1 - alpha) * lr * grad):
-        found.append("the lecture's velocity has no (1 - alpha) factor: delta_w = alpha * delta_w + lr * grad")
-    elif close(got_delta, lr * delta_w + alpha * grad):
-        found.append("alpha multiplies the old velocity and lr the gradient: delta_w = alpha * delta_w + lr * grad")
-    elif not close(got_delta, want_delta):
-        found.append("the new velocity should be delta_w = alpha * delta_w + lr * grad")
-    if close(got_w, w + got_delta):
-        found.append("the weights move against the velocity: w = w - delta_w")
-    elif close(got_w, w - lr * got_delta) and not close(got_delta, alpha * delta_w + grad):
-        found.append("the learning rate is already inside delta_w: w = w - delta_w, without another lr")
-    elif not found and not close(got_w, w - got_delta):
-        found.append("the new weights should be w = w - delta_w, using the new velocity")
-    return found
+    return [case({"w": w, "delta_w": delta_w}, [{"grad": grad, "lr": 0.1, "alpha": 0.9}] * 2)]
 
 
-def check_lecture_trajectory(student: Callable, *, steps: int, lr_schedule: str, alpha: float) -> None:
-    """Run the student's lecture step and optimlab's side by side for `steps` steps on every shape in SHAPES."""
-    rates = learning_rates(steps, lr_schedule)
-    for shape in SHAPES:
-        w, *grads = random_tensors(shape, steps + 1, seed=len(shape))
-        ref_w, ref_delta = w.clone(), torch.zeros_like(w)
-        got_w, got_delta = w.clone(), torch.zeros_like(w)
-        for t, (grad, lr) in enumerate(zip(grads, rates), start=1):
-            # Each side continues from its own state, as in training.
-            ref_w, ref_delta = reference_lecture_step(ref_w, grad, ref_delta, lr, alpha)
-            got_w, got_delta = call_pair(student, ("w", "delta_w"), got_w, grad, got_delta, lr, alpha)
-            if not (close(got_w, ref_w) and close(got_delta, ref_delta)):
-                _fail(f"with tensors of shape {tuple(shape)}, step {t} (lr={lr:.4g}, alpha={alpha}) "
-                      f"differs from the reference",
-                      {"w": (got_w, ref_w), "delta_w": (got_delta, ref_delta)}, diagnose_lecture(student))
+def _lecture_mistakes() -> tuple[Mistake, ...]:
+    def sign_error(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + lr * grad
+        return w + delta_w, delta_w
 
+    def lr_outside_velocity(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + grad
+        return w - lr * delta_w, delta_w
 
-def check_lecture_is_pure(student: Callable) -> None:
-    """The lecture step leaves w, grad and delta_w as they were."""
-    w, grad, delta_w = _probe()
-    assert_inputs_unchanged(student, {"w": w, "grad": grad, "delta_w": delta_w}, lr=0.1, alpha=0.9)
+    def lr_missing(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + grad
+        return w - delta_w, delta_w
+
+    def lr_applied_twice(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + lr * grad
+        return w - lr * delta_w, delta_w
+
+    def averaged_velocity(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + (1 - alpha) * lr * grad
+        return w - delta_w, delta_w
+
+    def alpha_and_lr_swapped(w, grad, delta_w, lr, alpha):
+        delta_w = lr * delta_w + alpha * grad
+        return w - delta_w, delta_w
+
+    def steps_with_old_velocity(w, grad, delta_w, lr, alpha):
+        return w - delta_w, alpha * delta_w + lr * grad
+
+    def velocity_not_updated(w, grad, delta_w, lr, alpha):
+        return w - (alpha * delta_w + lr * grad), delta_w
+
+    def modifies_delta_w_in_place(w, grad, delta_w, lr, alpha):
+        delta_w.mul_(alpha).add_(lr * grad)
+        return w - delta_w, delta_w
+
+    def outputs_swapped(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + lr * grad
+        return delta_w, w - delta_w
+
+    def gradient_averaged(w, grad, delta_w, lr, alpha):
+        delta_w = alpha * delta_w + lr * grad.mean()
+        return w - delta_w, delta_w
+
+    return (
+        Mistake("sign_error", "the weights move against the velocity: w = w - delta_w (you added it).", sign_error),
+        Mistake("lr_outside_velocity", "the learning rate must be inside the velocity: delta_w = alpha * delta_w + lr * grad "
+                "(keeping it outside is PyTorch's form, which differs once the learning rate changes).", lr_outside_velocity),
+        Mistake("lr_missing", "the learning rate is missing: delta_w = alpha * delta_w + lr * grad.", lr_missing),
+        Mistake("lr_applied_twice", "the learning rate is applied twice: it is already inside delta_w, so w = w - delta_w.",
+                lr_applied_twice),
+        Mistake("averaged_velocity", "the lecture's velocity has no (1 - alpha) factor: delta_w = alpha * delta_w + lr * grad.",
+                averaged_velocity),
+        Mistake("alpha_and_lr_swapped", "alpha multiplies the old velocity and lr the gradient: "
+                "delta_w = alpha * delta_w + lr * grad.", alpha_and_lr_swapped),
+        Mistake("steps_with_old_velocity", "step with the new velocity: first delta_w = alpha * delta_w + lr * grad, "
+                "then w = w - delta_w.", steps_with_old_velocity),
+        Mistake("velocity_not_updated", "return the new velocity: the delta_w you return must be alpha * delta_w + lr * grad, "
+                "not the one passed in (the next step starts from it).", velocity_not_updated),
+        Mistake("modifies_delta_w_in_place", modified_hint("delta_w"), modifies_delta_w_in_place),
+        Mistake("outputs_swapped", "return the pair in the order (w, delta_w).", outputs_swapped),
+        Mistake("gradient_averaged", "each coordinate moves with its own gradient: do not average (or sum) the gradient "
+                "over the tensor.", gradient_averaged),
+    )
 
 
 # ---------------------------------------------------------------- PyTorch form
 
-def diagnose_sgd(student: Callable) -> list[str]:
-    """Name the mistakes in a torch.optim.SGD momentum step, probing one rule at a time."""
+def _sgd_trajectories(momentum: float, dampening: float, weight_decay: float, seed: int) -> list[dict]:
+    """On every shape: `STEPS` steps from buf = None, the learning rate changing as under a scheduler."""
+    cases = []
+    for index, shape in enumerate(SHAPES):
+        w, *grads = normal(shape, STEPS + 1, seed=seed + index)
+        steps = [{"grad": g, "lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
+                 for g, lr in zip(grads, learning_rates(STEPS, "changing"))]
+        cases.append(case({"w": w, "buf": None}, steps))
+    return cases
+
+
+def _sgd_first_steps() -> list[dict]:
+    """One step from buf = None: the buffer starts as the (decayed) gradient, whatever the dampening."""
+    cases = []
+    for index, (dampening, weight_decay) in enumerate([(0.0, 0.0), (0.5, 0.0), (0.3, 0.1)]):
+        w, grad = normal((4,), 2, seed=100 + index)
+        cases.append(case({"w": w, "buf": None}, [{"grad": grad, "lr": 0.1, "momentum": 0.9,
+                                                   "dampening": dampening, "weight_decay": weight_decay}]))
+    return cases
+
+
+def _sgd_probes() -> list[dict]:
     w, grad, buf = _probe()
-    lr, momentum = 0.1, 0.9
-    found = []
-
-    def step(buf, dampening, weight_decay):
-        got = call_pair(student, ("w", "buf"), w, grad, buf, lr, momentum, dampening, weight_decay)
-        want = reference_sgd_step(w, grad, buf, lr, momentum, dampening, weight_decay)
-        return got, want
-
-    # First step: the buffer is the raw gradient; dampening is skipped.
-    (got_w, got_buf), (want_w, want_buf) = step(None, dampening=0.5, weight_decay=0.0)
-    if close(got_buf, 0.5 * grad):
-        found.append("dampening must not apply on the first step: with buf=None the new buffer must equal the gradient")
-    elif close(got_buf, lr * grad):
-        found.append("the learning rate must stay outside the buffer: buf = grad on the first step, then w = w - lr * buf")
-    elif not close(got_buf, want_buf):
-        found.append("on the first step (buf=None) the new buffer must equal the gradient (plus weight_decay * w)")
-
-    # Later steps: dampening scales the new gradient by (1 - dampening).
-    (got_w, got_buf), (want_w, want_buf) = step(buf, dampening=0.5, weight_decay=0.0)
-    if close(got_buf, momentum * buf + grad):
-        found.append("your buffer ignores dampening on steps after the first: buf = momentum * buf + (1 - dampening) * grad")
-    elif close(got_buf, momentum * buf + 0.5 * lr * grad) or close(got_buf, momentum * buf + lr * grad):
-        found.append("the learning rate must stay outside the buffer: buf = momentum * buf + (1 - dampening) * grad, "
-                     "then w = w - lr * buf (lr inside the velocity is the lecture's form)")
-    elif close(got_buf, (1 - 0.5) * momentum * buf + grad) or close(got_buf, 0.5 * buf + 0.5 * grad):
-        found.append("dampening scales the new gradient, not the old buffer: buf = momentum * buf + (1 - dampening) * grad")
-    elif not close(got_buf, want_buf):
-        found.append("after the first step the buffer should be buf = momentum * buf + (1 - dampening) * grad")
-
-    # Weight decay joins the gradient before the buffer.
-    (got_w, got_buf), (want_w, want_buf) = step(buf, dampening=0.0, weight_decay=0.1)
-    if close(got_buf, momentum * buf + grad):
-        if close(got_w, w - lr * (got_buf + 0.1 * w)):
-            found.append("weight decay must be added to the gradient before momentum, not after: "
-                         "grad = grad + weight_decay * w, then update the buffer")
-        else:
-            found.append("weight decay is missing: grad = grad + weight_decay * w before updating the buffer")
-    elif close(got_buf, momentum * buf + grad - 0.1 * w):
-        found.append("weight decay adds weight_decay * w to the gradient (you subtracted it)")
-
-    # The weights step against the buffer, scaled by the learning rate.
-    (got_w, got_buf), _ = step(buf, dampening=0.0, weight_decay=0.0)
-    if close(got_w, w + lr * got_buf):
-        found.append("the weights move against the buffer: w = w - lr * buf")
-    elif close(got_w, w - got_buf) and not close(got_buf, momentum * buf + lr * grad):
-        found.append("the step must be scaled by the learning rate: w = w - lr * buf")
-    return list(dict.fromkeys(found))
+    step = {"grad": grad, "lr": 0.1, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1}
+    return [case({"w": w, "buf": None}, [step] * 2), case({"w": w, "buf": buf}, [step])]
 
 
-def check_sgd_first_step(student: Callable) -> None:
-    """With buf=None the buffer starts as the (weight-decayed) gradient, whatever the dampening."""
-    for dampening, weight_decay in [(0.0, 0.0), (0.5, 0.0), (0.3, 0.1)]:
-        _compare_sgd_with_torch(student, steps=1, momentum=0.9, dampening=dampening,
-                                weight_decay=weight_decay, shapes=[(4,)])
+def _sgd_mistakes() -> tuple[Mistake, ...]:
+    def sign_error(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w + lr * buf, buf
+
+    def dampening_on_first_step(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = (1 - dampening) * grad if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * buf, buf
+
+    def dampening_ignored(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + grad
+        return w - lr * buf, buf
+
+    def dampening_on_buffer(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else (1 - dampening) * (momentum * buf + grad)
+        return w - lr * buf, buf
+
+    def weight_decay_after_momentum(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * (buf + weight_decay * w), buf
+
+    def weight_decay_missing(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * buf, buf
+
+    def weight_decay_subtracted(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad - weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * buf, buf
+
+    def lr_inside_buffer(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = lr * grad if buf is None else momentum * buf + (1 - dampening) * lr * grad
+        return w - buf, buf
+
+    def lr_applied_twice(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = lr * grad if buf is None else momentum * buf + (1 - dampening) * lr * grad
+        return w - lr * buf, buf
+
+    def buffer_not_updated(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        new_buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * new_buf, buf
+
+    def modifies_w_in_place(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        w -= lr * buf
+        return w, buf
+
+    def modifies_buf_in_place(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else buf.mul_(momentum).add_((1 - dampening) * grad)
+        return w - lr * buf, buf
+
+    def outputs_swapped(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return buf, w - lr * buf
+
+    def gradient_averaged(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
+        grad = grad.mean() + weight_decay * w
+        buf = grad.clone() if buf is None else momentum * buf + (1 - dampening) * grad
+        return w - lr * buf, buf
+
+    return (
+        Mistake("sign_error", "the weights move against the buffer: w = w - lr * buf (you added it).", sign_error),
+        Mistake("dampening_on_first_step", "dampening must not apply on the first step: with buf=None the new buffer "
+                "must equal the (weight-decayed) gradient.", dampening_on_first_step),
+        Mistake("dampening_ignored", "your buffer ignores dampening on steps after the first: "
+                "buf = momentum * buf + (1 - dampening) * grad.", dampening_ignored),
+        Mistake("dampening_on_buffer", "dampening scales the new gradient, not the old buffer: "
+                "buf = momentum * buf + (1 - dampening) * grad.", dampening_on_buffer),
+        Mistake("weight_decay_after_momentum", "weight decay must be added to the gradient before momentum, not after: "
+                "grad = grad + weight_decay * w, then update the buffer.", weight_decay_after_momentum),
+        Mistake("weight_decay_missing", "weight decay is missing: grad = grad + weight_decay * w before updating the buffer.",
+                weight_decay_missing),
+        Mistake("weight_decay_subtracted", "weight decay adds weight_decay * w to the gradient (you subtracted it).",
+                weight_decay_subtracted),
+        Mistake("lr_inside_buffer", "the learning rate must stay outside the buffer: buf = momentum * buf + "
+                "(1 - dampening) * grad, then w = w - lr * buf (lr inside the velocity is the lecture's form).",
+                lr_inside_buffer),
+        Mistake("lr_applied_twice", "the learning rate is applied twice: keep it out of the buffer and use it once, "
+                "in w = w - lr * buf.", lr_applied_twice),
+        Mistake("buffer_not_updated", "return the new buffer: the buf you return must be the updated one, "
+                "not the one passed in (the next step starts from it).", buffer_not_updated),
+        Mistake("modifies_w_in_place", modified_hint("w"), modifies_w_in_place),
+        Mistake("modifies_buf_in_place", modified_hint("buf"), modifies_buf_in_place),
+        Mistake("outputs_swapped", "return the pair in the order (w, buf).", outputs_swapped),
+        Mistake("gradient_averaged", "each coordinate moves with its own gradient: do not average (or sum) the gradient "
+                "over the tensor.", gradient_averaged),
+    )
 
 
-def check_sgd_trajectory(student: Callable, *, steps: int, momentum: float, dampening: float, weight_decay: float) -> None:
-    """Run the student's step and torch.optim.SGD side by side for `steps` steps, the learning rate changing."""
-    _compare_sgd_with_torch(student, steps=steps, momentum=momentum, dampening=dampening,
-                            weight_decay=weight_decay, shapes=SHAPES)
-
-
-def check_sgd_is_pure(student: Callable) -> None:
-    """The SGD step leaves w, grad and buf as they were, on the first step and after."""
-    w, grad, buf = _probe()
-    hyperparameters = dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.1)
-    assert_inputs_unchanged(student, {"w": w, "grad": grad, "buf": None}, **hyperparameters)
-    assert_inputs_unchanged(student, {"w": w, "grad": grad, "buf": buf}, **hyperparameters)
-
-
-def _compare_sgd_with_torch(student, *, steps, momentum, dampening, weight_decay, shapes) -> None:
-    rates = learning_rates(steps, "changing")
-    for shape in shapes:
-        w, *grads = random_tensors(shape, steps + 1, seed=10 + len(shape))
-        param = w.clone().requires_grad_()
-        optimizer = torch.optim.SGD([param], lr=rates[0], momentum=momentum,
-                                    dampening=dampening, weight_decay=weight_decay)
-        got_w, got_buf = w.clone(), None
-        for t, (grad, lr) in enumerate(zip(grads, rates), start=1):
-            optimizer.param_groups[0]["lr"] = lr  # what a scheduler does between steps
-            param.grad = grad.clone()
-            optimizer.step()
-            got_w, got_buf = call_pair(student, ("w", "buf"), got_w, grad, got_buf, lr, momentum, dampening, weight_decay)
-            ref_buf = optimizer.state[param]["momentum_buffer"]
-            if not (close(got_w, param.detach()) and close(got_buf, ref_buf)):
-                _fail(f"with tensors of shape {tuple(shape)}, step {t} (lr={lr:.4g}, momentum={momentum}, "
-                      f"dampening={dampening}, weight_decay={weight_decay}) differs from torch.optim.SGD",
-                      {"w": (got_w, param.detach()), "buf": (got_buf, ref_buf)}, diagnose_sgd(student))
-
-
-def _fail(where: str, pairs: dict[str, tuple[Tensor, Tensor]], mistakes: list[str]) -> None:
-    """Raise the failure: the named mistakes first, then where and by how much each returned tensor is off."""
-    details = []
-    for name, (got, want) in pairs.items():
-        if got.shape != want.shape:
-            details.append(f"`{name}` has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
-        elif not close(got, want):
-            details.append(f"`{name}` is off by up to {(got - want).abs().max().item():.3g}")
-    cause = "; ".join(mistakes) if mistakes else "compare your update with the formulas in the prompt"
-    raise AssertionError(f"{cause}. ({where}: {', '.join(details)}.)")
+QUESTIONS = {
+    "momentum_step_lecture": Question(
+        signature=Signature("momentum_step_lecture", ("w", "grad", "delta_w", "lr", "alpha"), ("w", "delta_w")),
+        reference=momentum_step_lecture,
+        checks={
+            "matches_reference_constant_lr": Check(lambda: _lecture_trajectories("constant", alpha=0.9, seed=0)),
+            "matches_reference_changing_lr": Check(lambda: _lecture_trajectories("changing", alpha=0.8, seed=10)),
+            "leaves_inputs_unchanged": Check(_lecture_probes, pure=True),
+        },
+        mistakes=_lecture_mistakes(),
+    ),
+    "sgd_momentum_step": Question(
+        signature=Signature("sgd_momentum_step", ("w", "grad", "buf", "lr", "momentum", "dampening", "weight_decay"),
+                            ("w", "buf")),
+        reference=sgd_momentum_step,
+        checks={
+            "first_step_rule": Check(_sgd_first_steps),
+            "dampening_over_many_steps": Check(lambda: _sgd_trajectories(0.9, 0.3, 0.0, seed=20)),
+            "weight_decay_over_many_steps": Check(lambda: _sgd_trajectories(0.8, 0.0, 0.05, seed=30)),
+            "everything_at_once": Check(lambda: _sgd_trajectories(0.95, 0.5, 0.01, seed=40)),
+            "leaves_inputs_unchanged": Check(_sgd_probes, pure=True),
+        },
+        mistakes=_sgd_mistakes(),
+    ),
+}

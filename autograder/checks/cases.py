@@ -1,0 +1,33 @@
+"""Building blocks for seeded hidden cases (see `records` for the case format)."""
+
+from __future__ import annotations
+
+import torch
+
+from .records import encode
+
+# float64 throughout, so a tight tolerance separates real mistakes from rounding.
+DTYPE = torch.float64
+# Shapes every trajectory is checked on: a scalar, a vector, a matrix, a 3-d tensor.
+SHAPES = [(), (5,), (3, 4), (2, 3, 2)]
+
+
+def normal(shape: tuple[int, ...], count: int, seed: int) -> list[torch.Tensor]:
+    """`count` seeded standard-normal float64 tensors of `shape`."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=generator, dtype=DTYPE) for _ in range(count)]
+
+
+def learning_rates(steps: int, schedule: str) -> list[float]:
+    """The learning rate of each step: `constant`, or `changing` (decay by 0.7 every 5 steps, as a scheduler would)."""
+    if schedule == "constant":
+        return [0.05] * steps
+    if schedule == "changing":
+        return [0.1 * 0.7 ** (t // 5) for t in range(steps)]
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or 'changing'")
+
+
+def case(state: dict, steps: list[dict]) -> dict:
+    """A case as plain data: the initial state and each step's fresh inputs, tensors encoded."""
+    return {"state": {name: encode(value) for name, value in state.items()},
+            "steps": [{name: encode(value) for name, value in step.items()} for step in steps]}

@@ -1,0 +1,295 @@
+"""Deciding a check from records: compare with the reference, name the mistake, show the first failing case.
+
+An exercise defines, per graded function, its `Signature`, the reference, its `Check`s
+(named groups of seeded cases; each hidden test of the notebook is one check) and the
+catalog of common `Mistake`s. The same code decides a check in two places:
+
+- `python -m autograder grade`: the student's records come from the sandbox over a pipe;
+  the grader, which never ran student code, calls `evaluate`.
+- the native otter/nbgrader hidden tests: `assert_check` runs the student's function in
+  the kernel and raises AssertionError with the same message.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .records import Signature, decode_array, run_case
+
+# Float64 cases and a tight tolerance separate real mistakes from rounding.
+RTOL, ATOL = 1e-7, 1e-9
+# Modules whose optimizers a graded update rule must not call, as they are imported.
+DELEGATE_MODULES = ("torch.optim", "optimlab", "optax", "keras", "tensorflow", "timm.optim", "transformers")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One hidden test: seeded cases, and whether the function must also leave its inputs unchanged."""
+
+    cases: Callable[[], list[dict]]
+    pure: bool = False
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A common wrong solution, kept as test data: its step function and the hint that names it."""
+
+    name: str
+    hint: str
+    step: Callable
+
+
+@dataclass(frozen=True)
+class Question:
+    signature: Signature
+    reference: Callable
+    checks: dict[str, Check]
+    mistakes: tuple[Mistake, ...]
+
+    @functools.cached_property
+    def cases(self) -> dict[str, list[dict]]:
+        return {name: check.cases() for name, check in self.checks.items()}
+
+    @functools.cached_property
+    def reference_records(self) -> dict[str, list[dict]]:
+        return self.records_of(self.reference)
+
+    def records_of(self, fn: Callable) -> dict[str, list[dict]]:
+        """What `fn` does with every case of every check (only ever called on code we trust or in a sandbox)."""
+        return {name: [run_case(fn, self.signature, case) for case in cases] for name, cases in self.cases.items()}
+
+    def mistake_records(self, mistake: Mistake, check: str) -> list[dict]:
+        """What `mistake` does with `check`'s cases; computed when a check first needs a diagnosis, then kept."""
+        cache = self.__dict__.setdefault("_mistake_records", {})
+        if (mistake.name, check) not in cache:
+            cache[mistake.name, check] = [run_case(mistake.step, self.signature, case) for case in self.cases[check]]
+        return cache[mistake.name, check]
+
+
+@dataclass
+class Finding:
+    """Why a check failed: the hint (a named mistake, or what differs) and the first failing case in small form."""
+
+    check: str
+    hint: str
+    case: str = ""
+    expected: str = ""
+    got: str = ""
+
+    def __str__(self) -> str:
+        parts = [self.hint if self.hint.endswith(".") else self.hint + "."]
+        if self.case:
+            parts.append(f"First failing case: {self.case}.")
+        if self.expected or self.got:
+            parts.append(f"Expected {self.expected}; got {self.got}.")
+        return " ".join(parts)
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    finding: Finding | None = field(default=None)
+
+
+def load_exercise(exercise: str) -> dict[str, Question]:
+    """The questions of `exercise`, from `autograder.checks.<module>` (see `autograder.checks.EXERCISES`)."""
+    from . import EXERCISES
+
+    if exercise not in EXERCISES:
+        raise LookupError(f"no hidden checks for exercise {exercise!r}; known: {', '.join(EXERCISES)}")
+    return importlib.import_module(f"{__package__}.{EXERCISES[exercise]}").QUESTIONS
+
+
+# ---------------------------------------------------------------- deciding a check
+
+def evaluate(question: Question, check: str, records: list[dict]) -> CheckResult:
+    """Compare the student's records for `check` with the reference's; on failure, name the mistake."""
+    expected = question.reference_records[check]
+    try:
+        difference = first_difference(question, check, records, expected)
+    except (KeyError, TypeError, ValueError, IndexError) as error:  # records from a sandbox may be malformed
+        return CheckResult(False, Finding(check, f"the grader could not read your function's results ({error})"))
+    if difference is None:
+        return CheckResult(True)
+    hints = [m.hint for m in question.mistakes if _same_records(records, question.mistake_records(m, check))]
+    finding = difference
+    if hints:
+        finding.hint = " ".join(dict.fromkeys(hints))
+    return CheckResult(False, finding)
+
+
+def first_difference(question: Question, check: str, records: list[dict], expected: list[dict]) -> Finding | None:
+    """The first step at which `records` part from `expected` (the reference's), or None when they agree."""
+    signature, pure = question.signature, question.checks[check].pure
+    if len(records) != len(expected):
+        raise ValueError(f"{len(records)} case records for {len(expected)} cases")
+    for case, got, want in zip(question.cases[check], records, expected):
+        for index, want_step in enumerate(want["steps"]):
+            got_step = got["steps"][index] if index < len(got["steps"]) else {"error": "no result for this step"}
+            where = _case_text(signature, case, want["steps"], index)
+            want_text = _outputs_text(signature, want_step["out"])
+            if "error" in got_step:
+                return Finding(check, str(got_step["error"])[:400], where, want_text, "an error")
+            wrong = [name for name, g, w in zip(signature.returns, got_step["out"], want_step["out"]) if not _close(g, w)]
+            if wrong:
+                hint = (f"`{wrong[0]}` differs from the reference" + (" (and so does " + ", ".join(f"`{n}`" for n in wrong[1:]) + ")" if wrong[1:] else "")
+                        + "; compare your update with the formulas in the prompt.")
+                return Finding(check, hint, where, want_text, _outputs_text(signature, got_step["out"]))
+            if pure and got_step["modified"]:
+                name = got_step["modified"][0]
+                return Finding(check, modified_hint(name), where)
+    return None
+
+
+def modified_hint(name: str) -> str:
+    return (f"your function modified its input `{name}` in place; step functions must be pure: write "
+            f"`{name} = ...` to build a new tensor instead of `{name} -= ...`, `{name}.mul_(...)` or `{name}[...] = ...`.")
+
+
+def _same_records(a: list[dict], b: list[dict]) -> bool:
+    """Whether two sides did the same on every case: same outputs (within tolerance), same errors, same in-place edits."""
+    try:
+        for x, y in zip(a, b, strict=True):
+            for s, t in zip(x["steps"], y["steps"], strict=True):
+                if ("error" in s) != ("error" in t):
+                    return False
+                if "error" in s:
+                    if s["error"] != t["error"]:
+                        return False
+                    continue
+                if s["modified"] != t["modified"] or not all(_close(g, w) for g, w in zip(s["out"], t["out"], strict=True)):
+                    return False
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _close(got, want) -> bool:
+    g, w = decode_array(got), decode_array(want)
+    return g.shape == w.shape and bool(np.allclose(g.astype(np.float64), w.astype(np.float64), rtol=RTOL, atol=ATOL))
+
+
+# ---------------------------------------------------------------- small forms for feedback
+
+def small(value) -> str:
+    """A tensor or number in a few characters: up to 4 values, else the shape and the first 3."""
+    if not isinstance(value, dict):
+        return repr(value)
+    array = decode_array(value)
+    flat = [f"{x:.4g}" for x in array.astype(np.float64).ravel()[:4]]
+    if array.ndim == 0:
+        return flat[0]
+    if array.size <= 4:
+        return "[" + ", ".join(flat) + "]"
+    return f"shape {tuple(array.shape)} [{', '.join(flat[:3])}, ...]"
+
+
+def _case_text(signature: Signature, case: dict, reference_steps: list[dict], index: int) -> str:
+    """'step t of n with w=..., grad=..., lr=...' : the inputs of the failing call (state as the reference had it)."""
+    state = dict(case["state"])
+    for step in reference_steps[:index]:
+        state.update({name: out for name, out in zip(signature.returns, step["out"]) if name in state})
+    args = {**state, **case["steps"][index]}
+    inputs = ", ".join(f"{name}={small(args[name])}" for name in signature.params)
+    return f"step {index + 1} of {len(case['steps'])}, called with {inputs}"
+
+
+def _outputs_text(signature: Signature, outputs: list) -> str:
+    return ", ".join(f"{name}={small(value)}" for name, value in zip(signature.returns, outputs))
+
+
+# ---------------------------------------------------------------- delegation
+
+def delegation_hint(name: str, libraries: list[str]) -> str:
+    return (f"`{name}` calls {', '.join(libraries)} for the update: this question asks you to implement the "
+            "update rule yourself with tensor operations, so it earns 0 points.")
+
+
+def static_delegation(source: str, name: str, aliases: dict[str, str]) -> list[str]:
+    """Optimizer modules the definition of `name` in `source` refers to, directly or through `aliases`.
+
+    `aliases` maps a module-level name to the dotted module or object it was imported as
+    (see `import_aliases`). A function calling a helper that calls an optimizer is caught at
+    run time instead (records' "delegated").
+    """
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name):
+            continue
+        local = {**aliases, **import_aliases(node)}
+        for inner in ast.walk(node):
+            dotted = _dotted(inner)
+            if dotted:
+                head, _, rest = dotted.partition(".")
+                found.add(_delegate_module(local.get(head, head) + (f".{rest}" if rest else "")))
+            if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                found.update(_delegate_module(target) for target in import_aliases(inner).values())
+    return sorted(module for module in found if module)
+
+
+def import_aliases(tree: ast.AST) -> dict[str, str]:
+    """Name -> dotted target for every import statement in `tree` (`from torch import optim` gives optim -> torch.optim)."""
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _dotted(node: ast.AST) -> str:
+    """'torch.optim.SGD' for an attribute chain or name node; '' otherwise."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    return ".".join([node.id, *reversed(parts)])
+
+
+def _delegate_module(dotted: str) -> str:
+    for module in DELEGATE_MODULES:
+        if dotted == module or dotted.startswith(module + "."):
+            return module
+    return ""
+
+
+# ---------------------------------------------------------------- native hidden tests (otter, nbgrader)
+
+def assert_check(exercise: str, question_name: str, check: str, fn: Callable) -> None:
+    """Run the student's `fn` on `check`'s cases in this kernel; raise AssertionError naming the mistake.
+
+    This is what the notebook's hidden tests call under `otter run`/Gradescope and nbgrader's
+    own autograde, where the grader shares the student's kernel.
+    """
+    question = load_exercise(exercise)[question_name]
+    records = [run_case(fn, question.signature, case) for case in question.cases[check]]
+    delegated = sorted({lib for record in records for lib in record["delegated"]} | set(_static_delegation_of(fn)))
+    if delegated:
+        raise AssertionError(delegation_hint(question_name, delegated))
+    result = evaluate(question, check, records)
+    if not result.passed:
+        raise AssertionError(str(result.finding))
+
+
+def _static_delegation_of(fn: Callable) -> list[str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return []
+    aliases = {name: getattr(value, "__name__", "") if inspect.ismodule(value) else f"{getattr(value, '__module__', '')}.{name}"
+               for name, value in getattr(fn, "__globals__", {}).items()
+               if inspect.ismodule(value) or callable(value)}
+    return static_delegation(source, fn.__name__, aliases)
