@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from fixtures.grading import sgd_through_optimlab, sgd_through_torch_optim
 
 from autograder.checks.cases import learning_rates
 from autograder.checks.grading import assert_check, evaluate, load_exercise, static_delegation
@@ -79,22 +80,6 @@ def test_an_uncataloged_mistake_gets_the_first_failing_case_in_small_form():
     assert message.startswith("`w` differs from the reference; compare your update with the formulas in the prompt.")
     assert "First failing case: step 1 of 50, called with w=" in message and "lr=0.05, alpha=0.9" in message
     assert "Expected w=" in message and "; got w=" in message
-
-
-def sgd_through_torch_optim(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
-    param = w.clone().requires_grad_()
-    optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
-    if buf is not None:
-        optimizer.state[param]["momentum_buffer"] = buf.clone()
-    param.grad = grad.clone()
-    optimizer.step()
-    return param.detach().clone(), optimizer.state[param]["momentum_buffer"].clone()
-
-
-def sgd_through_optimlab(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.0):
-    from optimlab.optimizers.momentum import sgd_momentum_step
-
-    return sgd_momentum_step(w, grad, buf, lr, momentum, dampening, weight_decay)
 
 
 @pytest.mark.parametrize("fn, library", [(sgd_through_torch_optim, "torch.optim"), (sgd_through_optimlab, "optimlab")])
