@@ -1,12 +1,14 @@
 # The course module's commands. On a fresh machine:
-#   make book    create .venv, install everything, build the HTML book and every exercise artifact
-#   make test    run the whole test suite (builds first if needed)
+#   make book    install the system programs (npm, chromium, bubblewrap) where allowed, create .venv,
+#                install everything, build the HTML book and every exercise artifact
+#   make test    lint, then run the whole test suite (builds first if needed)
 #   make hub     a JupyterHub on localhost with the nbgrader course, for instructors to try
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+SYSTEM := $(VENV)/.system-packages
 VENDOR := _assets/vendor/.versions
 HTML := _build/html/index.html
 PROXY := node_modules/.bin/configurable-http-proxy
@@ -19,13 +21,19 @@ ENGINE ?= otter
 JOBS ?= 2
 PORT ?= 8000
 
-.PHONY: book install artifacts html test serve grade bench hub wheelhouse clean
+.PHONY: book install artifacts html lint test serve grade bench hub wheelhouse clean
 
 book: artifacts html
 
-install: $(INSTALLED) $(VENDOR) $(PROXY)
+install: $(SYSTEM) $(INSTALLED) $(VENDOR) $(PROXY)
 
-$(INSTALLED): requirements.txt pyproject.toml
+# npm, chromium and bubblewrap from the system's package manager (scripts/system_packages.sh says
+# the command to type where it may not); checked again whenever the script changes.
+$(SYSTEM): scripts/system_packages.sh
+	bash scripts/system_packages.sh
+	@mkdir -p $(VENV) && touch $@
+
+$(INSTALLED): requirements.txt pyproject.toml | $(SYSTEM)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -33,7 +41,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-$(VENDOR): scripts/vendor_js.sh
+$(VENDOR): scripts/vendor_js.sh | $(SYSTEM)
 	bash scripts/vendor_js.sh
 
 # JupyterHub's proxy, for `make hub` and tests/test_hub.py; without Node.js the book still builds.
@@ -62,7 +70,12 @@ html: install
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: book $(WHEELHOUSE)
+# One style for the whole repository (settings in pyproject.toml).
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint book $(WHEELHOUSE)
 	$(PY) -m pytest
 
 serve: $(HTML)

@@ -83,8 +83,8 @@ STEP_CASES = {
         partial(torch.optim.Adam, lr=0.01, betas=(0.8, 0.99), weight_decay=0.01),
         ("exp_avg", "exp_avg_sq"),
     ),
-    "adam_step-maximize": StepCase(
-        lambda w, g, s, t: ol.adam_step(w, g, *s, t, 0.01, maximize=True),
+    "adam_update-maximize": StepCase(
+        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, maximize=True)),
         zeros(2),
         partial(torch.optim.Adam, lr=0.01, maximize=True),
         ("exp_avg", "exp_avg_sq"),
@@ -277,7 +277,7 @@ def test_local_gain_rule(beta):
 
 def adam_first_step_by_function(w, grad, lr, bias_correction):
     zeros = torch.zeros_like(w)
-    w_next, _, _ = ol.adam_step(w, grad, zeros, zeros, 1, lr, eps=0.0, bias_correction=bias_correction)
+    w_next, _ = ol.adam_update(w, grad, ol.AdamState(zeros, zeros), 1, lr, eps=0.0, bias_correction=bias_correction)
     return w_next
 
 
@@ -307,8 +307,60 @@ def test_adam_without_bias_correction_is_the_lecture_formula():
     m = v = m_lecture = r = torch.zeros_like(w)
     for t in range(1, 51):
         grad = random_tensor(t)
-        w, m, v = ol.adam_step(w, grad, m, v, t, lr, (beta1, beta2), eps, bias_correction=False)
+        w, (m, v, _) = ol.adam_update(w, grad, ol.AdamState(m, v), t, lr, betas=(beta1, beta2), eps=eps,
+                                      bias_correction=False)
         m_lecture = beta1 * m_lecture + (1 - beta1) * grad
         r = beta2 * r + (1 - beta2) * grad**2
         w_lecture = w_lecture - lr * m_lecture / (r.sqrt() + eps)
     torch.testing.assert_close(w, w_lecture, **TIGHT)
+
+
+# --- each chapter's short step function against its full-option torch.optim twin --------------
+
+TWINS = {
+    "nesterov_step": (
+        lambda w, g, s, t: ol.nesterov_step(w, g, *s, 0.05, 0.8, 0.01),
+        lambda w, g, s, t: ol.sgd_momentum_step(w, g, *s, 0.05, 0.8, 0.0, 0.01, nesterov=True),
+        lambda w: (None,),
+    ),
+    "rmsprop_step": (
+        lambda w, g, s, t: ol.rmsprop_step(w, g, *s, 0.01, 0.9, 1e-6, 0.01),
+        lambda w, g, s, t: flat(*ol.rmsprop_update(w, g, ol.RMSpropState(*s), 0.01, alpha=0.9, eps=1e-6,
+                                                    weight_decay=0.01))[:2],
+        zeros(1),
+    ),
+    "adam_step": (
+        lambda w, g, s, t: ol.adam_step(w, g, *s, t, 0.01, (0.8, 0.99), 1e-8, 0.01),
+        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, betas=(0.8, 0.99),
+                                                 weight_decay=0.01))[:3],
+        zeros(2),
+    ),
+    "adamw_step": (
+        lambda w, g, s, t: ol.adamw_step(w, g, *s, t, 0.01, weight_decay=0.05),
+        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, weight_decay=0.05,
+                                                 decoupled_weight_decay=True))[:3],
+        zeros(2),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_short_step_equals_its_full_option_twin(name):
+    """The box's transcription and the full-option function agree step by step, state included."""
+    short, full, init = TWINS[name]
+    w_short = w_full = random_tensor(0)
+    state_short = state_full = init(w_short)
+    for t in range(1, 51):
+        grad = random_tensor(t)
+        w_short, *state_short = short(w_short, grad, state_short, t)
+        w_full, *state_full = full(w_full, grad, state_full, t)
+        torch.testing.assert_close(w_short, w_full, **TIGHT)
+        for a, b in zip(state_short, state_full, strict=True):
+            torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_nesterov_step_without_momentum_is_gradient_descent_with_no_buffer():
+    w, grad = random_tensor(0), random_tensor(1)
+    new_w, buf = ol.nesterov_step(w, grad, None, 0.1, 0.0)
+    assert buf is None
+    torch.testing.assert_close(new_w, w - 0.1 * grad, **TIGHT)

@@ -4,7 +4,8 @@
 =====================  ===================================  ==========================
 algorithm              step function(s)                     optimizer
 =====================  ===================================  ==========================
-momentum (lecture)     :func:`momentum_step_lecture`        :class:`MomentumLecture`
+momentum (lecture)     :func:`momentum_step_lecture`,       :class:`MomentumLecture`
+                       :func:`rescale_velocity`
 SGD (PyTorch)          :func:`sgd_momentum_step`,           :class:`SGD`
                        :func:`sgd_momentum_step_batched`
 Nesterov (PyTorch)     :func:`nesterov_step`                :class:`SGD` (nesterov)
@@ -29,6 +30,7 @@ from optimlab.optimizers.momentum import (
     MomentumLecture,
     momentum_step_lecture,
     per_model,
+    rescale_velocity,
     sgd_momentum_step,
     sgd_momentum_step_batched,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "rmsprop_step",
     "rmsprop_update",
     "per_model",
+    "rescale_velocity",
     "sgd_momentum_step",
     "sgd_momentum_step_batched",
 ]

@@ -1,10 +1,14 @@
 r"""Adam (momentum + RMSProp, bias corrected), its AMSGrad variant, and AdamW.
 
-One formula, three entry points. :func:`adam_update` is the whole algorithm
-(AMSGrad, L2 or decoupled weight decay, bias correction on or off, maximize) with its
-state as an :class:`AdamState`, made by :func:`adam_init`. :func:`adam_step` is the
-chapter's (and the exercise's) form, with ``m`` and ``v`` spelled out;
-:func:`adamw_step` is the same with decoupled weight decay.
+Three entry points. :func:`adam_step` and :func:`adamw_step` are the chapter's (and the
+exercise's) boxes, transcribed line by line with ``m`` and ``v`` spelled out.
+:func:`adam_update` is the whole of ``torch.optim.Adam``/``AdamW`` (AMSGrad, L2 or
+decoupled weight decay, bias correction on or off, maximize) with its state as an
+:class:`AdamState`, made by :func:`adam_init`; the tests hold the three equal.
+
+Notation, in every box here and in the chapter: ``w`` the parameters (PyTorch's
+docs write θ), ``g`` the gradient, ``η`` the learning rate (PyTorch's γ), ``λ``
+the weight decay.
 
 Where the lecture notes and PyTorch differ:
 
@@ -13,8 +17,8 @@ Where the lecture notes and PyTorch differ:
   - β₁ᵗ)``, ``v̂ = v / (1 - β₂ᵗ)`` undo that);
 - in ``betas=(0.9, 0.999)``, 0.9 is the first-moment (momentum) decay and 0.999 the
   squared-gradient (RMSProp) decay, not the other way round;
-- Adam's ``weight_decay`` adds ``λ θ`` to the gradient (an L2 penalty, which then
-  goes through the adaptive scaling); AdamW's shrinks ``θ`` directly, outside it.
+- Adam's ``weight_decay`` adds ``λ w`` to the gradient (an L2 penalty, which then
+  goes through the adaptive scaling); AdamW's shrinks ``w`` directly, outside it.
 """
 
 from __future__ import annotations
@@ -63,15 +67,15 @@ def adam_update(
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: \gamma \text{ (lr)},\ \theta_{t-1},\ g_t,\ t \ge 1,
+            &\textbf{input}: w_{t-1},\ g_t,\ \eta \text{ (lr)},\ t \ge 1,
                 \ \beta_1, \beta_2 \text{ (betas)},\ \epsilon,\ \lambda \text{ (weight decay)},
                 \ \textit{amsgrad},\ \textit{maximize} \\
             &\textbf{initialize}: m_0 \leftarrow 0,\ v_0 \leftarrow 0,\ v^{max}_0 \leftarrow 0 \\
             &\textbf{if}\ \textit{maximize}:\ g_t \leftarrow -g_t \\
             &\textbf{if}\ \lambda \neq 0: \\
-            &\qquad \textbf{if}\ \textit{decoupled}:\ \theta_{t-1} \leftarrow \theta_{t-1} - \gamma\lambda\,\theta_{t-1}
+            &\qquad \textbf{if}\ \textit{decoupled}:\ w_{t-1} \leftarrow w_{t-1} - \eta\lambda\, w_{t-1}
                 \quad \text{(AdamW)} \\
-            &\qquad \textbf{else}:\ g_t \leftarrow g_t + \lambda\,\theta_{t-1} \quad \text{(Adam: L2)} \\
+            &\qquad \textbf{else}:\ g_t \leftarrow g_t + \lambda\, w_{t-1} \quad \text{(Adam: L2)} \\
             &m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
             &v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
             &\textbf{if}\ \textit{amsgrad}:\ v^{max}_t \leftarrow \max(v^{max}_{t-1}, v_t),
@@ -81,8 +85,8 @@ def adam_update(
                 \ \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t),
                 \ \widehat{v}_t \leftarrow \tilde v_t / (1 - \beta_2^t) \\
             &\textbf{else (lecture notes)}:\ \widehat{m}_t \leftarrow m_t,\ \widehat{v}_t \leftarrow \tilde v_t \\
-            &\theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
-            &\textbf{return}: \theta_t,\ (m_t,\ v_t,\ v^{max}_t)
+            &w_t \leftarrow w_{t-1} - \eta\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
+            &\textbf{return}: w_t,\ (m_t,\ v_t,\ v^{max}_t)
         \end{aligned}
 
     ``state`` must hold ``max_v`` when ``amsgrad`` (make it with :func:`adam_init`);
@@ -128,45 +132,35 @@ def adam_step(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
-    *,
-    bias_correction: bool = True,
-    decoupled_weight_decay: bool = False,
-    maximize: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Step ``t`` (counted from 1) of ``torch.optim.Adam`` on one tensor.
+    r"""Step ``t`` (counted from 1) of ``torch.optim.Adam`` on one tensor: chapter 8's box, line by line.
 
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: \gamma \text{ (lr)},\ \theta_{t-1},\ g_t,\ m_{t-1}, v_{t-1}
-                \ (\text{zeros at } t=1),\ \beta_1, \beta_2,\ \epsilon,\ \lambda \text{ (weight decay)} \\
-            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\,\theta_{t-1} \\
+            &\textbf{input}: w_{t-1},\ g_t,\ m_{t-1}, v_{t-1}\ (\text{zeros at } t=1),
+                \ \eta \text{ (lr)},\ \beta_1, \beta_2,\ \epsilon,\ \lambda \text{ (weight decay)} \\
+            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\, w_{t-1} \\
             &m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
             &v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-            &\widehat{m}_t \leftarrow m_t / (1 - \beta_1^t),\quad \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
-            &\theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
-            &\textbf{return}: \theta_t,\ m_t,\ v_t
+            &\widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
+            &\widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &w_t \leftarrow w_{t-1} - \eta\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
+            &\textbf{return}: w_t,\ m_t,\ v_t
         \end{aligned}
 
-    ``bias_correction=False`` drops the hats (the lecture notes' form);
-    ``decoupled_weight_decay=True`` is AdamW (see :func:`adamw_step`); ``maximize``
-    ascends. AMSGrad needs one more state tensor: use :func:`adam_update`, whose code
-    this is.
+    The options the box leaves out (AMSGrad, no bias correction as in the lecture notes,
+    decoupled decay, maximize) are :func:`adam_update`'s, which is tested equal to this.
     """
-    w, state = adam_update(
-        w,
-        grad,
-        AdamState(m, v),
-        t,
-        lr,
-        betas=betas,
-        eps=eps,
-        weight_decay=weight_decay,
-        bias_correction=bias_correction,
-        decoupled_weight_decay=decoupled_weight_decay,
-        maximize=maximize,
-    )
-    return w, state.m, state.v
+    beta1, beta2 = betas
+    if weight_decay != 0:
+        grad = grad + weight_decay * w
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    w = w - lr * m_hat / (v_hat.sqrt() + eps)
+    return w, m, v
 
 
 def adamw_step(
@@ -179,35 +173,35 @@ def adamw_step(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
-    *,
-    bias_correction: bool = True,
-    maximize: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Step ``t`` of ``torch.optim.AdamW``: :func:`adam_step` with decoupled weight decay.
+    r"""Step ``t`` (counted from 1) of ``torch.optim.AdamW`` on one tensor: Adam with decoupled weight decay.
 
     .. math::
 
-        \theta_{t-1} \leftarrow \theta_{t-1} - \gamma\lambda\,\theta_{t-1}
-        \quad\text{then Adam's step, with } g_t \text{ left as it is.}
+        \begin{aligned}
+            &\textbf{input}: w_{t-1},\ g_t,\ m_{t-1}, v_{t-1}\ (\text{zeros at } t=1),
+                \ \eta \text{ (lr)},\ \beta_1, \beta_2,\ \epsilon,\ \lambda \text{ (weight decay)} \\
+            &w_{t-1} \leftarrow w_{t-1} - \eta\lambda\, w_{t-1} \\
+            &m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
+            &v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+            &\widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
+            &\widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &w_t \leftarrow w_{t-1} - \eta\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
+            &\textbf{return}: w_t,\ m_t,\ v_t
+        \end{aligned}
 
     The shrinking happens outside the adaptive scaling, so every weight decays at
-    the same rate ``γλ`` however large its gradients (with Adam's L2 ``weight_decay``,
+    the same rate ``ηλ`` however large its gradients (with Adam's L2 ``weight_decay``,
     weights with large gradients decay less). Default ``weight_decay`` is AdamW's, 0.01.
     """
-    return adam_step(
-        w,
-        grad,
-        m,
-        v,
-        t,
-        lr,
-        betas,
-        eps,
-        weight_decay,
-        bias_correction=bias_correction,
-        decoupled_weight_decay=True,
-        maximize=maximize,
-    )
+    beta1, beta2 = betas
+    w = w - lr * weight_decay * w
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    w = w - lr * m_hat / (v_hat.sqrt() + eps)
+    return w, m, v
 
 
 class Adam(ReferenceOptimizer):

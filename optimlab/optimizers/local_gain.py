@@ -1,12 +1,16 @@
 r"""Local gains: one adaptive learning-rate multiplier per weight (delta-bar-delta family).
 
-Each weight keeps a gain ``g`` (1 at the start). While its gradient keeps its sign
+Each weight keeps a gain ``γ`` (1 at the start). While its gradient keeps its sign
 from one step to the next the gain grows by ``β`` (additive increase); when the sign
 flips, the weight is oscillating and the gain shrinks by the factor ``1 - β``
 (multiplicative decrease). For ``0 <= β < 1`` the gain therefore stays positive.
 The lecture notes garble the rule as ``(t-1) + β``; this is the rule as in Jacobs'
 delta-bar-delta and Hinton's lectures. PyTorch has no such optimizer: the tests pin
 this one to a hand-worked example and to these properties.
+
+Notation, in the box here and in the chapter: ``w`` the parameters, ``g`` the gradient
+(as in every other box), ``γ`` the gain (the lecture notes call it ``g``), ``η`` the
+learning rate, ``β`` the gain increment.
 """
 
 from __future__ import annotations
@@ -25,22 +29,20 @@ def local_gain_step(
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: w_t,\ \partial L/\partial w(t),\ \partial L/\partial w(t-1)
-                \ (\text{zeros at } t=1),\ g_{t-1}\ (\text{ones at } t=1),
-                \ \eta \text{ (lr)},\ \beta \\
-            &\textbf{if}\ \partial L/\partial w(t)\cdot\partial L/\partial w(t-1) > 0:
-                \ g_t \leftarrow g_{t-1} + \beta \\
-            &\textbf{else if}\ \partial L/\partial w(t)\cdot\partial L/\partial w(t-1) < 0:
-                \ g_t \leftarrow g_{t-1}\,(1 - \beta) \\
-            &\textbf{else}:\ g_t \leftarrow g_{t-1} \\
-            &w_{t+1} \leftarrow w_t - \eta\, g_t\, \partial L/\partial w(t) \\
-            &\textbf{return}: w_{t+1},\ g_t
+            &\textbf{input}: w_t,\ g_t,\ g_{t-1}\ (\text{zeros at } t=1),
+                \ \gamma_{t-1}\ (\text{ones at } t=1),\ \eta \text{ (lr)},\ \beta \\
+            &\textbf{if}\ g_t\, g_{t-1} > 0:\ \gamma_t \leftarrow \gamma_{t-1} + \beta \\
+            &\textbf{else if}\ g_t\, g_{t-1} < 0:\ \gamma_t \leftarrow \gamma_{t-1}\,(1 - \beta) \\
+            &\textbf{else}:\ \gamma_t \leftarrow \gamma_{t-1} \\
+            &w_{t+1} \leftarrow w_t - \eta\, \gamma_t\, g_t \\
+            &\textbf{return}: w_{t+1},\ \gamma_t
         \end{aligned}
 
     Element-wise; a zero product (the first step, or a zero gradient) leaves the gain alone.
     """
     agreement = grad * prev_grad
-    gain = torch.where(agreement > 0, gain + beta, torch.where(agreement < 0, gain * (1 - beta), gain))
+    gain = torch.where(agreement > 0, gain + beta, gain)
+    gain = torch.where(agreement < 0, gain * (1 - beta), gain)  # a zero product leaves it as it was
     w = w - lr * gain * grad
     return w, gain
 

@@ -11,10 +11,17 @@ velocity, PyTorch keeps it *outside* the buffer:
     \text{PyTorch:}\quad b_t = \mu\, b_{t-1} + (1-\tau)\, g_t,
         \qquad w_{t+1} = w_t - \eta_t\, b_t
 
-With a constant learning rate, ``Δw_t = η b_t`` at every step and the two take the
-same steps. When a scheduler changes ``η``, the lecture's velocity still carries
-the old rates while PyTorch's buffer is rescaled by the new one: the trajectories
-part.
+Notation, in every box here and in the chapter: ``w`` the parameters (PyTorch's docs
+write θ), ``g`` the gradient, ``η`` the learning rate (PyTorch's γ), ``α`` the
+lecture's momentum and ``Δw`` its velocity, ``μ`` PyTorch's momentum, ``b`` its
+buffer, ``τ`` its dampening, ``λ`` its weight decay.
+
+With ``α = μ``, no dampening, the same weight decay and a constant learning rate,
+``Δw_t = η b_t`` at every step and the two take the same steps. When a scheduler
+changes ``η``, the lecture's velocity still carries the old rates, while PyTorch's
+buffer (which holds no rate) is left as it is and the new rate multiplies all of it
+at the next step: the trajectories part, unless the velocity is rescaled by the
+ratio of the new rate to the old.
 """
 
 from __future__ import annotations
@@ -45,6 +52,20 @@ def momentum_step_lecture(w: Tensor, grad: Tensor, delta_w: Tensor, lr: float, a
     return w, delta_w
 
 
+def rescale_velocity(delta_w: Tensor, old_lr: float, new_lr: float) -> Tensor:
+    r"""The lecture's velocity to carry into the next step when the learning rate changes from ``old_lr`` to ``new_lr``.
+
+    .. math::
+
+        \Delta w \leftarrow \frac{\eta'}{\eta}\,\Delta w
+
+    With a constant rate ``Δw_t = η b_t``; multiplying the velocity by ``η'/η`` keeps that
+    identity at the new rate, so the lecture form goes on taking PyTorch's steps. Pure:
+    returns a new tensor of ``delta_w``'s dtype and leaves ``delta_w`` as it was.
+    """
+    return delta_w * (new_lr / old_lr)
+
+
 def sgd_momentum_step(
     w: Tensor,
     grad: Tensor,
@@ -62,18 +83,18 @@ def sgd_momentum_step(
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: \gamma \text{ (lr)},\ \theta_{t-1},\ g_t,\ b_{t-1}\ (\text{None at } t=1),
+            &\textbf{input}: w_{t-1},\ g_t,\ b_{t-1}\ (\text{None at } t=1),\ \eta \text{ (lr)},
                 \ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},
                 \ \textit{nesterov},\ \textit{maximize} \\
             &\textbf{if}\ \textit{maximize}:\ g_t \leftarrow -g_t \\
-            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\,\theta_{t-1} \\
+            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\, w_{t-1} \\
             &\textbf{if}\ \mu \neq 0: \\
             &\qquad \textbf{if}\ t > 1:\ b_t \leftarrow \mu\, b_{t-1} + (1-\tau)\, g_t \\
             &\qquad \textbf{else}:\ b_t \leftarrow g_t \\
             &\qquad \textbf{if}\ \textit{nesterov}:\ g_t \leftarrow g_t + \mu\, b_t \\
             &\qquad \textbf{else}:\ g_t \leftarrow b_t \\
-            &\theta_t \leftarrow \theta_{t-1} - \gamma\, g_t \\
-            &\textbf{return}: \theta_t,\ b_t
+            &w_t \leftarrow w_{t-1} - \eta\, g_t \\
+            &\textbf{return}: w_t,\ b_t
         \end{aligned}
 
     ``buf is None`` marks the first step: the buffer then starts as the raw

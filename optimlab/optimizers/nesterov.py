@@ -2,21 +2,20 @@ r"""Nesterov momentum, in the lecture's look-ahead form and in PyTorch's rewritt
 
 The lecture takes the gradient at the look-ahead point ``w - α Δw``, where the old
 velocity is about to carry the weights anyway. ``torch.optim.SGD(nesterov=True)``
-never evaluates the gradient anywhere but at its own parameters ``θ``; it steps
-``θ ← θ - γ (g + μ b)`` instead. The two are the same method in shifted variables:
-with a constant learning rate ``η = γ``, ``α = μ``, no weight decay and the same
-start ``θ_1 = w_1``, at every step
+never evaluates the gradient anywhere but at its own parameters, written ``u`` here
+to tell them from the lecture's ``w``; it steps ``u ← u - η (g + μ b)`` instead. The
+two are the same method in shifted variables: with the same constant learning rate
+``η``, ``α = μ``, no weight decay and the same start ``u_1 = w_1``, at every step
 
 .. math::
 
-    \theta_t = w_t - \alpha\,\Delta w_{t-1}
+    u_t = w_t - \alpha\,\Delta w_{t-1}
     \qquad\text{and}\qquad
     \Delta w_t = \eta\, b_t ,
 
 that is, PyTorch's parameters *are* the lecture's look-ahead points. (Induction:
-with ``u_t = w_t - α Δw_{t-1}``, ``u_{t+1} = w_t - (1 + α) Δw_t
-= u_t - α² Δw_{t-1} - (1 + α) η ∇L(u_t)``, which is PyTorch's
-``θ_{t+1} = θ_t - γ μ² b_{t-1} - γ (1 + μ) ∇L(θ_t)`` once ``Δw = η b``.)
+``u_{t+1} = w_t - (1 + α) Δw_t = u_t - α² Δw_{t-1} - (1 + α) η ∇L(u_t)``, which is
+PyTorch's ``u_{t+1} = u_t - η μ² b_{t-1} - η (1 + μ) ∇L(u_t)`` once ``Δw = η b``.)
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from optimlab.optimizers.momentum import MomentumLecture, momentum_step_lecture, sgd_momentum_step
+from optimlab.optimizers.momentum import MomentumLecture, momentum_step_lecture
 
 
 def nesterov_step(
@@ -37,19 +36,31 @@ def nesterov_step(
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: \gamma \text{ (lr)},\ \theta_{t-1},\ g_t,\ b_{t-1}\ (\text{None at } t=1),
-                \ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)} \\
-            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\,\theta_{t-1} \\
-            &\textbf{if}\ t > 1:\ b_t \leftarrow \mu\, b_{t-1} + g_t
-                \quad\textbf{else}:\ b_t \leftarrow g_t \\
-            &\theta_t \leftarrow \theta_{t-1} - \gamma\,(g_t + \mu\, b_t) \\
-            &\textbf{return}: \theta_t,\ b_t
+            &\textbf{input}: w_{t-1},\ g_t,\ b_{t-1}\ (\text{None at } t=1),
+                \ \eta \text{ (lr)},\ \mu \text{ (momentum)},\ \lambda \text{ (weight decay)} \\
+            &\textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda\, w_{t-1} \\
+            &\textbf{if}\ t > 1:\ b_t \leftarrow \mu\, b_{t-1} + g_t \\
+            &\textbf{else}:\ b_t \leftarrow g_t \\
+            &w_t \leftarrow w_{t-1} - \eta\,(g_t + \mu\, b_t) \\
+            &\textbf{return}: w_t,\ b_t
         \end{aligned}
 
-    It is :func:`~optimlab.optimizers.momentum.sgd_momentum_step` with
-    ``nesterov=True`` and no dampening (PyTorch refuses dampening with Nesterov).
+    PyTorch refuses dampening with Nesterov, so there is none. With ``momentum == 0``
+    it is plain gradient descent, and ``torch.optim.SGD`` keeps no buffer: ``None``
+    comes back. The whole of ``torch.optim.SGD`` is
+    :func:`~optimlab.optimizers.momentum.sgd_momentum_step`, tested equal to this
+    with ``nesterov=True``.
     """
-    return sgd_momentum_step(w, grad, buf, lr, momentum, 0.0, weight_decay, nesterov=True)
+    if weight_decay != 0:
+        grad = grad + weight_decay * w
+    if momentum == 0:
+        return w - lr * grad, None
+    if buf is not None:
+        buf = momentum * buf + grad
+    else:
+        buf = grad.clone()
+    w = w - lr * (grad + momentum * buf)
+    return w, buf
 
 
 def lookahead_point(w: Tensor, delta_w: Tensor, alpha: float) -> Tensor:
