@@ -30,7 +30,6 @@ import dataclasses
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -192,7 +191,10 @@ def copy_repository(target: Path) -> None:
     the ignored pieces the build needs: the virtual environment (linked) and vendored JS."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split("\0")
     for name in filter(None, listed):
         source = REPO / name
@@ -210,8 +212,10 @@ def timed(command: list[str], cwd: Path) -> float:
     completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout[-3000:]}"
-                           f"\n{completed.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout[-3000:]}"
+            f"\n{completed.stderr[-3000:]}"
+        )
     return elapsed
 
 
@@ -252,8 +256,20 @@ def bench_grading(copy: Path, n_submissions: int, jobs: int = 2) -> dict[str, fl
         submissions = copy / "bench_submissions" / engine
         write_submissions(submissions, notebook, n_submissions)
         out = copy / "bench_grades" / engine
-        command = [str(REPO / ".venv" / "bin" / "python"), "-m", "autograder", "grade", EXERCISE, str(submissions),
-                   "--out", str(out), "--engine", engine, "--jobs", str(jobs)]
+        command = [
+            str(REPO / ".venv" / "bin" / "python"),
+            "-m",
+            "autograder",
+            "grade",
+            EXERCISE,
+            str(submissions),
+            "--out",
+            str(out),
+            "--engine",
+            engine,
+            "--jobs",
+            str(jobs),
+        ]
         seconds = timed(command, copy)
         figures[f"grade_s_per_submission_{engine}"] = seconds / n_submissions
         log(f"grading {engine}: {n_submissions} submissions, --jobs {jobs}: {seconds:.1f} s")

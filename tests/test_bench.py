@@ -17,13 +17,22 @@ KEYS = (
     "device",
 )
 # Only these may be null, and only with --quick, which skips building the book and grading.
-SKIPPED_IN_QUICK = {"build_cold_s", "build_nochange_s", "grade_s_per_submission_otter", "grade_s_per_submission_nbgrader"}
+SKIPPED_IN_QUICK = {
+    "build_cold_s",
+    "build_nochange_s",
+    "grade_s_per_submission_otter",
+    "grade_s_per_submission_nbgrader",
+}
 
 
 def test_quick_benchmark_prints_every_key_as_json_on_its_last_line():
     completed = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     assert set(KEYS) <= figures.keys()

@@ -27,7 +27,6 @@ RELOAD_AT = 100
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 
 
-
 def inverse_time(epoch: int) -> float:
     return 1.0 / (1.0 + 0.02 * epoch)
 
@@ -318,7 +317,6 @@ def test_local_gain_optimizer_reads_the_scheduled_lr_and_resumes_from_a_checkpoi
     """LocalGain has no torch twin: pin the class to its step function, lr from LambdaLR, reloaded midway."""
     problem = RandomGradients()
     base_lr, beta = 0.05, 0.1
-    make_scheduler = SCHEDULERS["lambda_lr"]
     params, optimizer = train(
         problem,
         lambda groups: ol.LocalGain([p for group in groups for p in group], lr=base_lr, beta=beta),

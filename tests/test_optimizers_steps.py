@@ -67,14 +67,19 @@ STEP_CASES = {
     "rmsprop_update-centered-momentum-maximize": StepCase(
         lambda w, g, s, t: flat(
             *ol.rmsprop_update(
-                w, g, ol.RMSpropState(*s), 0.01,
-                alpha=0.9, weight_decay=0.01, momentum=0.5, centered=True, maximize=True,
+                w,
+                g,
+                ol.RMSpropState(*s),
+                0.01,
+                alpha=0.9,
+                weight_decay=0.01,
+                momentum=0.5,
+                centered=True,
+                maximize=True,
             )
         ),
         lambda w: tuple(ol.rmsprop_init(w, momentum=0.5, centered=True)),
-        partial(
-            torch.optim.RMSprop, lr=0.01, alpha=0.9, weight_decay=0.01, momentum=0.5, centered=True, maximize=True
-        ),
+        partial(torch.optim.RMSprop, lr=0.01, alpha=0.9, weight_decay=0.01, momentum=0.5, centered=True, maximize=True),
         ("square_avg", "grad_avg", "momentum_buffer"),
     ),
     "adam_step-decay": StepCase(
@@ -307,8 +312,9 @@ def test_adam_without_bias_correction_is_the_lecture_formula():
     m = v = m_lecture = r = torch.zeros_like(w)
     for t in range(1, 51):
         grad = random_tensor(t)
-        w, (m, v, _) = ol.adam_update(w, grad, ol.AdamState(m, v), t, lr, betas=(beta1, beta2), eps=eps,
-                                      bias_correction=False)
+        w, (m, v, _) = ol.adam_update(
+            w, grad, ol.AdamState(m, v), t, lr, betas=(beta1, beta2), eps=eps, bias_correction=False
+        )
         m_lecture = beta1 * m_lecture + (1 - beta1) * grad
         r = beta2 * r + (1 - beta2) * grad**2
         w_lecture = w_lecture - lr * m_lecture / (r.sqrt() + eps)
@@ -325,20 +331,23 @@ TWINS = {
     ),
     "rmsprop_step": (
         lambda w, g, s, t: ol.rmsprop_step(w, g, *s, 0.01, 0.9, 1e-6, 0.01),
-        lambda w, g, s, t: flat(*ol.rmsprop_update(w, g, ol.RMSpropState(*s), 0.01, alpha=0.9, eps=1e-6,
-                                                    weight_decay=0.01))[:2],
+        lambda w, g, s, t: flat(
+            *ol.rmsprop_update(w, g, ol.RMSpropState(*s), 0.01, alpha=0.9, eps=1e-6, weight_decay=0.01)
+        )[:2],
         zeros(1),
     ),
     "adam_step": (
         lambda w, g, s, t: ol.adam_step(w, g, *s, t, 0.01, (0.8, 0.99), 1e-8, 0.01),
-        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, betas=(0.8, 0.99),
-                                                 weight_decay=0.01))[:3],
+        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, betas=(0.8, 0.99), weight_decay=0.01))[
+            :3
+        ],
         zeros(2),
     ),
     "adamw_step": (
         lambda w, g, s, t: ol.adamw_step(w, g, *s, t, 0.01, weight_decay=0.05),
-        lambda w, g, s, t: flat(*ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, weight_decay=0.05,
-                                                 decoupled_weight_decay=True))[:3],
+        lambda w, g, s, t: flat(
+            *ol.adam_update(w, g, ol.AdamState(*s), t, 0.01, weight_decay=0.05, decoupled_weight_decay=True)
+        )[:3],
         zeros(2),
     ),
 }

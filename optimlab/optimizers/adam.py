@@ -174,34 +174,21 @@ def adamw_step(
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    r"""Step ``t`` (counted from 1) of ``torch.optim.AdamW`` on one tensor: Adam with decoupled weight decay.
+    r"""Step ``t`` (counted from 1) of ``torch.optim.AdamW`` on one tensor: shrink ``w``, then Adam's step.
 
     .. math::
 
         \begin{aligned}
-            &\textbf{input}: w_{t-1},\ g_t,\ m_{t-1}, v_{t-1}\ (\text{zeros at } t=1),
-                \ \eta \text{ (lr)},\ \beta_1, \beta_2,\ \epsilon,\ \lambda \text{ (weight decay)} \\
             &w_{t-1} \leftarrow w_{t-1} - \eta\lambda\, w_{t-1} \\
-            &m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
-            &v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-            &\widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
-            &\widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
-            &w_t \leftarrow w_{t-1} - \eta\, \widehat{m}_t / (\sqrt{\widehat{v}_t} + \epsilon) \\
-            &\textbf{return}: w_t,\ m_t,\ v_t
+            &\text{then :func:`adam_step`'s box from } m_t \text{ on, with } g_t \text{ left as it is}
         \end{aligned}
 
     The shrinking happens outside the adaptive scaling, so every weight decays at
     the same rate ``ηλ`` however large its gradients (with Adam's L2 ``weight_decay``,
     weights with large gradients decay less). Default ``weight_decay`` is AdamW's, 0.01.
     """
-    beta1, beta2 = betas
     w = w - lr * weight_decay * w
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad**2
-    m_hat = m / (1 - beta1**t)
-    v_hat = v / (1 - beta2**t)
-    w = w - lr * m_hat / (v_hat.sqrt() + eps)
-    return w, m, v
+    return adam_step(w, grad, m, v, t, lr, betas, eps)
 
 
 class Adam(ReferenceOptimizer):
