@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from . import paths
 from .checks.grading import Finding, Question, delegation_hint, evaluate, import_aliases, load_exercise, static_delegation
-from .sandbox import Sandbox, WorkerFailed
+from .protocol import TAMPER_EVENT, switched_off_libraries
+from .sandbox import NO_SANDBOX_WARNING, Sandbox, WorkerFailed, require_sandbox
 
 ENGINES = ("otter", "nbgrader")
 MAX_SUBMISSION_BYTES = 20 * 2**20
@@ -108,8 +109,12 @@ def make_plan(root: Path, exercise: str) -> Plan:
 
 
 def grade_folder(exercise: str, submissions: Path, out: Path, *, root: Path = paths.DEFAULT_ROOT,
-                 engine: str = "otter", jobs: int = 1, timeout: float = 300) -> list[dict]:
-    """Grade every `*.ipynb` in `submissions`; returns the rows written to `out/grades.csv`."""
+                 engine: str = "otter", jobs: int = 1, timeout: float = 300, sandbox: bool = True) -> list[dict]:
+    """Grade every `*.ipynb` in `submissions`; returns the rows written to `out/grades.csv`.
+
+    Raises `SandboxUnavailable` when `sandbox` is asked for and cannot start; without it
+    (`--no-sandbox`) every row's `error` says so.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if jobs < 1:
@@ -120,11 +125,13 @@ def grade_folder(exercise: str, submissions: Path, out: Path, *, root: Path = pa
     if not files:
         raise FileNotFoundError(f"no .ipynb submissions in {submissions}")
     plan = make_plan(root, exercise)
+    if sandbox:
+        require_sandbox()
 
     workers = min(jobs, len(files))
     idle: queue.Queue[Sandbox] = queue.Queue()
     for _ in range(workers):
-        idle.put(Sandbox())  # they import torch while this process computes the reference's records
+        idle.put(Sandbox(isolated=sandbox))  # they import torch while this process computes the reference's records
     for question in plan.questions.values():
         question.reference_records  # noqa: B018  (computed once, before threads share it)
 
@@ -151,6 +158,8 @@ def grade_folder(exercise: str, submissions: Path, out: Path, *, root: Path = pa
         student = path.name[: -len(SUBMISSION_SUFFIX)]
         if not student:
             outcome.error = _join([f"the file name {path.name!r} has no student id before {SUBMISSION_SUFFIX}", outcome.error])
+        if not sandbox:
+            outcome.error = _join([NO_SANDBOX_WARNING, outcome.error])
         rows.append(_row(student, outcome, plan))
         page = _feedback_file_name(student, used_names)
         (out / "feedback" / page).write_text(feedback_page(student, outcome, plan), encoding="utf-8")
@@ -186,9 +195,14 @@ def grade_submission(path: Path, plan: Plan, engine: str, sandbox: Sandbox, time
         problems.append(_ending(answer, events, cells, timeout))
 
     records = {e["name"]: e for e in events if e.get("event") == "records" and e.get("name") in plan.questions}
+    tampering = _tampering_by_question(events)
     aliases = _module_aliases(cells)
     outcome = Outcome({})
     for name, question in plan.questions.items():
+        if tampering.get(name):
+            finding = Finding("", tamper_hint(name, tampering[name]))
+            outcome.questions[name] = QuestionResult(0.0, plan.possible(name), [finding])
+            continue
         outcome.questions[name] = _grade_question(name, question, plan, records.get(name), cells, aliases)
     if records and all(r.get("missing") for r in records.values()):
         problems.append(f"it defines none of {', '.join(plan.questions)}: is it a submission for another exercise?")
@@ -211,6 +225,9 @@ def _grade_question(name: str, question: Question, plan: Plan, event: dict | Non
     for records in checks.values():
         for record in records if isinstance(records, list) else []:
             delegated.update(lib for lib in record.get("delegated", []) if isinstance(lib, str))
+            for step in record.get("steps", []) if isinstance(record.get("steps"), list) else []:
+                if isinstance(step, dict) and isinstance(step.get("error"), str):
+                    delegated.update(switched_off_libraries(step["error"]))
     if delegated:
         result.findings.append(Finding("", delegation_hint(name, sorted(delegated))))
         return result
@@ -221,6 +238,30 @@ def _grade_question(name: str, question: Question, plan: Plan, event: dict | Non
         else:
             result.findings.append(verdict.finding)
     return result
+
+
+def _tampering_by_question(events: list[dict]) -> dict[str, list[str]]:
+    """Question -> the watched audit events raised while its function was being called (between its
+    `question` and `records` events; the audit hook writes to the same pipe, so the order is kept)."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "question":
+            current = event.get("name")
+        elif kind == "records":
+            current = None
+        elif kind == TAMPER_EVENT and isinstance(current, str) and isinstance(event.get("what"), str):
+            found.setdefault(current, [])
+            if event["what"] not in found[current]:
+                found[current].append(event["what"])
+    return found
+
+
+def tamper_hint(name: str, events: list[str]) -> str:
+    return (f"`{name}` tried to switch off or get around the grader's watch for optimizer calls while it was "
+            f"graded ({', '.join(events)}), so it earns 0 points: implement the update with tensor operations, "
+            "without profile or trace hooks, the garbage collector's object lists, ctypes or new code objects.")
 
 
 def read_submission(path: Path) -> nbformat.NotebookNode:

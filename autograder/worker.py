@@ -1,12 +1,21 @@
 """`python -m autograder.worker`: a pre-warmed process that runs each submission in a forked, limited child.
 
-The grader (`autograder.sandbox.Sandbox`) starts one worker per job. The worker imports
-torch and IPython once, then for each request (one JSON line on stdin: the submission's
-code cells, the graded functions' signatures and hidden cases, the limits) forks a child
-that, in a session of its own:
+The grader (`autograder.sandbox.Sandbox`) starts one worker per job, inside bubblewrap. The
+worker imports torch and IPython once and switches off the optimizer libraries (every
+function of theirs now raises), then for each request (one JSON line on stdin: the
+submission's code cells, the graded functions' signatures and hidden cases, the limits)
+forks a child that:
 
-- sets its limits (address space, CPU seconds, file size) and moves to an empty scratch folder;
+- enters namespaces of its own (`autograder.namespaces`): a fresh tmpfs on SUBMISSION_ROOT
+  (and a private /dev/shm) as the only writable places; the worker's home, the optimizer
+  libraries' source folders and /proc hidden, /dev read-only, and these mounts locked; a
+  bound on the number of processes; a PID namespace whose first process runs the
+  notebook, so that everything the notebook starts dies with it (`--no-namespaces`, for
+  `grade --no-sandbox`, skips this step and works in a scratch folder of the grading user's);
+- in a session of its own, sets its limits (address space, CPU seconds, file size) and
+  moves to an empty working folder;
 - makes `optimlab`, `autograder`, `otter` and `nbgrader` unimportable and drops them from `sys.modules`;
+- installs an audit hook that reports attempts to get around the delegation watch (`autograder.protocol`);
 - runs the cells in order in an IPython shell, recording each cell's error and going on;
 - calls each graded function on its cases and sends the records back, as JSON lines on a pipe.
 
@@ -19,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import gc
 import json
 import os
 import resource
@@ -28,14 +39,24 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Iterator
+import types
+from collections.abc import Iterator
 
 import numpy  # noqa: F401  (imported here once, so that each child starts with it loaded)
 import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from .checks.records import Signature, describe_exception, run_case
+from . import namespaces
+from .checks.records import DELEGATE_PATHS, Signature, describe_exception, run_case, watch_for_delegation
+from .protocol import (
+    SUBMISSION_ROOT,
+    TAMPER_EVENT,
+    WATCHED_AUDIT_EVENTS,
+    WORK_FOLDER,
+    WORKER_HOME,
+    switched_off_message,
+)
 
 BLOCKED_PACKAGES = ("optimlab", "autograder", "otter", "nbgrader")
 MAX_EVENTS_BYTES = 32 * 2**20  # what a child may send back; the rest is dropped
@@ -46,21 +67,64 @@ GRADING_HEADROOM = 512 * 2**20  # address space kept back from the cells for cal
 # Soft time limits, as shares of the submission's limit: a looping cell is interrupted and the
 # next cells run; a looping function fails its question only. The worker's hard limit stays.
 CELL_SHARE, QUESTION_SHARE = 0.5, 0.25
+TMPFS_MB = 256
+SHM_MB = 64  # a private /dev/shm, for multiprocessing's semaphores
+MAX_PROCESSES = 64  # per submission, threads included; a fork bomb stops there
 
 
 class TimeLimit(Exception):
     """Raised in the child by SIGALRM when a cell or a graded function runs past its soft limit."""
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    isolated = "--no-namespaces" not in (sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)  # `--jobs N` runs N workers on N cores
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
     shell = _make_shell()
+    switch_off_optimizers()
     for line in sys.stdin:
-        channel.write(json.dumps(run_request(json.loads(line), shell)) + "\n")
+        channel.write(json.dumps(run_request(json.loads(line), shell, isolated)) + "\n")
         channel.flush()
     return 0
+
+
+def switch_off_optimizers() -> None:
+    """Give every loaded function of an optimizer library (DELEGATE_PATHS) code that raises `switched_off_message`.
+
+    Done once, before any student code runs: the original code objects are then unreachable
+    (and, with namespaces, their source folders hidden), so no name built at run time, no
+    reload and no switched-off profile hook brings them back. The new code keeps the file
+    name, so the profile watch of `records` still names the library when it is called.
+    """
+    for obj in gc.get_objects():
+        if type(obj) is types.FunctionType:  # not isinstance: some objects warn when asked their __class__
+            library = _delegate_library(obj.__code__.co_filename)
+            if library:
+                code = _switched_off_code(len(obj.__code__.co_freevars), library)
+                obj.__code__ = code.replace(co_filename=obj.__code__.co_filename, co_name=obj.__code__.co_name)
+
+
+def _delegate_library(filename: str) -> str:
+    filename = filename.replace("\\", "/")
+    return next((library for fragment, library in DELEGATE_PATHS.items() if fragment in filename), "")
+
+
+@functools.cache
+def _switched_off_code(free_variables: int, library: str) -> types.CodeType:
+    """Code that raises, with as many free variables as the function it replaces (Python checks the count)."""
+    names = [f"free{i}" for i in range(free_variables)]
+    source = (
+        "def enclosing():\n"
+        + "".join(f"    {name} = None\n" for name in names)
+        + "    def switched_off(*args, **kwargs):\n"
+        + (f"        {', '.join(names)}\n" if names else "")
+        + f"        raise RuntimeError({switched_off_message(library)!r})\n"
+        + "    return switched_off\n"
+    )
+    namespace: dict = {}
+    exec(source, namespace)
+    return namespace["enclosing"]().__code__
 
 
 def _make_shell() -> InteractiveShell:
@@ -70,22 +134,27 @@ def _make_shell() -> InteractiveShell:
     return InteractiveShell.instance(config=config)
 
 
-def run_request(request: dict, shell: InteractiveShell) -> dict:
+def run_request(request: dict, shell: InteractiveShell, isolated: bool = True) -> dict:
     """Fork a child for `request`; its events (JSON lines), and how it ended: done, timeout, exited or signal.
 
-    The child works in `PRIVATE/work`, so that neither its folder nor the one above holds
-    anything but what it wrote itself; both go when it ends.
+    Isolated, the child works in WORK_FOLDER on a tmpfs of its own; otherwise in
+    `PRIVATE/work`, so that neither its folder nor the one above holds anything but what
+    it wrote itself; both go when it ends.
     """
-    private = tempfile.mkdtemp(prefix="autograder-sandbox-")
-    scratch = os.path.join(private, "work")
-    os.mkdir(scratch)
+    private = None if isolated else tempfile.mkdtemp(prefix="autograder-sandbox-")
+    scratch = WORK_FOLDER if isolated else os.path.join(private, "work")
+    if not isolated:
+        os.mkdir(scratch)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into this loop
         code = 0
         try:
             os.close(read_end)
-            _child(request, shell, scratch, write_end)
+            if isolated:
+                _isolated_child(request, shell, write_end)
+            else:
+                _child(request, shell, scratch, write_end)
         except BaseException:  # noqa: BLE001  the grader reads the missing "done" event
             code = 70
         finally:
@@ -99,7 +168,8 @@ def run_request(request: dict, shell: InteractiveShell) -> dict:
         pass
     if status is None:
         _, status = os.waitpid(pid, 0)
-    shutil.rmtree(private, ignore_errors=True)
+    if private:
+        shutil.rmtree(private, ignore_errors=True)
     ending = {"timeout": timed_out}
     if os.WIFEXITED(status):
         ending["exit_code"] = os.WEXITSTATUS(status)
@@ -144,6 +214,7 @@ def _kill(pid: int) -> None:
 
 # ---------------------------------------------------------------- the child
 
+
 class _CappedOutput:
     """sys.stdout/stderr for the child: keeps nothing, counts what was printed beyond OUTPUT_CAP_CHARS."""
 
@@ -171,8 +242,37 @@ class _Blocker:
         return None
 
 
-def _child(request: dict, shell: InteractiveShell, scratch: str, channel: int) -> None:
-    printed = _enter_sandbox(request, scratch, channel)
+def _isolated_child(request: dict, shell: InteractiveShell, channel: int) -> None:
+    """Enter the submission's namespaces, then run it in process 1 of its PID namespace; end as that process did.
+
+    When process 1 ends, the kernel kills whatever else the notebook started in the namespace.
+    """
+    mapped = _mapped_bytes()
+    namespaces.enter_namespaces()
+    namespaces.mount_tmpfs(SUBMISSION_ROOT, TMPFS_MB)
+    os.mkdir(WORK_FOLDER, 0o700)
+    proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY)
+    for folder in {os.path.dirname(torch.optim.__file__), WORKER_HOME, "/proc"}:
+        namespaces.mount_tmpfs(folder, 1, read_only=True)
+    namespaces.remount_read_only("/dev")  # bubblewrap's /dev is one tmpfs for every submission of the worker
+    namespaces.mount_tmpfs("/dev/shm", SHM_MB)
+    namespaces.lock_mounts(proc_self)
+    os.close(proc_self)
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    pid = os.fork()
+    if pid == 0:
+        _child(request, shell, WORK_FOLDER, channel, mapped)
+        return
+    os.close(channel)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):  # die of the same signal, so that the worker reports it
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _child(request: dict, shell: InteractiveShell, scratch: str, channel: int, mapped: int | None = None) -> None:
+    printed = _enter_sandbox(request, scratch, channel, _mapped_bytes() if mapped is None else mapped)
     emit = _Emitter(channel)
     timer = _SoftTimer()
     for index, source in enumerate(request["cells"]):
@@ -193,21 +293,23 @@ def _child(request: dict, shell: InteractiveShell, scratch: str, channel: int) -
             continue
         signature = Signature(name, tuple(question["params"]), tuple(question["returns"]))
         with timer(request["timeout"] * QUESTION_SHARE):
-            records = {check: [run_case(fn, signature, case) for case in cases]
-                       for check, cases in question["cases"].items()}
+            records = {
+                check: [run_case(fn, signature, case) for case in cases] for check, cases in question["cases"].items()
+            }
         emit({"event": "records", "name": name, "checks": records})
     emit({"event": "done"})
 
 
-def _enter_sandbox(request: dict, scratch: str, channel: int) -> list[int]:
+def _enter_sandbox(request: dict, scratch: str, channel: int, mapped: int) -> list[int]:
     """Cut the child off from the worker and the grader; returns the counter of characters printed."""
     os.setsid()
     _close_inherited_descriptors(keep=channel)  # e.g. the worker's own line to the grader
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the worker, even if the grader kills it
-    _limit(request)
+    _limit(request, mapped)
     os.chdir(scratch)
     os.environ.clear()
     os.environ.update(HOME=scratch, TMPDIR=scratch, PATH="/usr/bin:/bin", MPLBACKEND="Agg")
+    tempfile.tempdir = scratch  # the worker may have cached its own
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # C-level output goes nowhere; Python-level output is counted
         os.dup2(null, fd)
@@ -216,7 +318,41 @@ def _enter_sandbox(request: dict, scratch: str, channel: int) -> list[int]:
     sys.meta_path.insert(0, _Blocker())
     for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED_PACKAGES]:
         del sys.modules[name]
+    _install_tamper_alarm(channel)
     return printed
+
+
+def _install_tamper_alarm(channel: int) -> None:
+    """An audit hook (Python has no way to remove one) that reports WATCHED_AUDIT_EVENTS on the grader's pipe.
+
+    It keeps what it needs in its closure and writes each report on a line of its own, so a
+    notebook can neither switch it off nor glue its report to a half-written line. The
+    watch's own `sys.setprofile` calls (from `records.watch_for_delegation`) are not reported.
+    """
+    own_watch = watch_for_delegation.__wrapped__.__code__
+    reports = {
+        event: ("\n" + json.dumps({"event": TAMPER_EVENT, "what": event}) + "\n").encode()
+        for event in WATCHED_AUDIT_EVENTS
+    }
+    write, frame = os.write, sys._getframe
+
+    def report(event, args):
+        if event not in reports:
+            return
+        if event == "sys.setprofile" and frame(1).f_code is own_watch:
+            return
+        try:
+            write(channel, reports[event])
+        except OSError:
+            pass
+
+    sys.addaudithook(report)
+
+
+def _mapped_bytes() -> int:
+    """The address space this process maps now (read before /proc is hidden)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
 
 
 class _Emitter:
@@ -228,7 +364,7 @@ class _Emitter:
     def __call__(self, event: dict) -> None:
         data = (json.dumps(event) + "\n").encode()
         while data:
-            data = data[os.write(self.fd, data):]
+            data = data[os.write(self.fd, data) :]
 
 
 class _SoftTimer:
@@ -266,15 +402,13 @@ def _cell_error(error: BaseException) -> str:
     return f"raised {describe_exception(error)}"
 
 
-def _limit(request: dict) -> None:
+def _limit(request: dict, mapped: int) -> None:
     """Address space (on top of what torch already maps), CPU seconds, file size; no core files.
 
     The cells get the soft address-space limit; the hard one, GRADING_HEADROOM above, is
     for calling the graded functions afterwards (a cell could raise its own soft limit to
     it, no further).
     """
-    with open("/proc/self/statm") as f:
-        mapped = int(f.read().split()[0]) * resource.getpagesize()
     memory = mapped + int(request["memory_mb"]) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory + GRADING_HEADROOM))
     cpu = int(request["timeout"]) + 2

@@ -234,15 +234,16 @@ def write_submissions(folder: Path, handed_out: Path, n_submissions: int) -> Non
     """``n_submissions`` filled copies of ``handed_out``: the reference solution, every fourth with a mistake."""
     import nbformat
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from notebook_fill import MISTAKE_CODE, MISTAKE_QUESTION, REFERENCE, filled
+    from autograder.answers import as_answer, cataloged_mistake, filled, reference_answers
 
+    reference = reference_answers(EXERCISE)
+    in_place = cataloged_mistake(EXERCISE, "sgd_momentum_step", "modifies_w_in_place")
     notebook = nbformat.read(handed_out, as_version=4)
     folder.mkdir(parents=True)
     for index in range(n_submissions):
-        answers = dict(REFERENCE)
+        answers = dict(reference)
         if index % 4 == 3:
-            answers[MISTAKE_QUESTION] = MISTAKE_CODE
+            answers["sgd_momentum_step"] = as_answer(in_place.step, "sgd_momentum_step")
         nbformat.write(filled(notebook, answers), folder / f"student{index:03d}.ipynb")
 
 

@@ -74,8 +74,12 @@ def prepare(workdir: Path, course_build: Path | None = None) -> Hub:
         raise FileNotFoundError(f"{PROXY_COMMAND} is missing: run `npm ci` (or `make install`), which needs node")
     workdir.mkdir(parents=True, exist_ok=True)
     public, hub_api, proxy_api = free_port(), free_port(), free_port()
-    hub = Hub(workdir=workdir.resolve(), url=f"http://127.0.0.1:{public}", api_token=secrets.token_hex(32),
-              ports=(public, hub_api, proxy_api))
+    hub = Hub(
+        workdir=workdir.resolve(),
+        url=f"http://127.0.0.1:{public}",
+        api_token=secrets.token_hex(32),
+        ports=(public, hub_api, proxy_api),
+    )
 
     if not hub.course_root.exists():  # a later start keeps the course's state: releases, grades
         shutil.copytree(course_build, hub.course_root)
@@ -88,9 +92,11 @@ def prepare(workdir: Path, course_build: Path | None = None) -> Hub:
 
 def _write_nbgrader_config(hub: Hub, user: str) -> None:
     """Each user's ~/.jupyter/nbgrader_config.py: the shared exchange and course; the instructor's course root."""
-    lines = ["c = get_config()  # noqa: F821 (nbgrader provides it)",
-             f"c.Exchange.root = {str(hub.exchange)!r}",
-             f"c.CourseDirectory.course_id = {COURSE_ID!r}"]
+    lines = [
+        "c = get_config()  # noqa: F821 (nbgrader provides it)",
+        f"c.Exchange.root = {str(hub.exchange)!r}",
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}",
+    ]
     # All users are one unix user here, and nbgrader names students by their unix user: so each
     # student's id is set, and the check that a submission's owner matches it is off.
     if user == INSTRUCTOR:
@@ -104,7 +110,7 @@ def _write_nbgrader_config(hub: Hub, user: str) -> None:
 
 
 def _hub_config(hub: Hub, hub_api: int, proxy_api: int) -> str:
-    return f'''\
+    return f"""\
 # Written by scripts/hub.py; rewritten on every start.
 c = get_config()  # noqa: F821 (JupyterHub provides it)
 c.JupyterHub.bind_url = {hub.url!r}
@@ -134,16 +140,21 @@ c.JupyterHub.load_roles = [{{
     "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"],
     "services": [{ADMIN_SERVICE!r}],
 }}]
-'''
+"""
 
 
 def start(hub: Hub) -> subprocess.Popen:
     """Start JupyterHub (which starts its proxy) and wait until it answers; its log goes to `hub.log`."""
     env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
     with open(hub.log, "ab") as log:
-        process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(hub.workdir / "jupyterhub_config.py")],
-                                   cwd=hub.workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # its own process group: Ctrl-C reaches it once, from us
+        process = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(hub.workdir / "jupyterhub_config.py")],
+            cwd=hub.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own process group: Ctrl-C reaches it once, from us
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

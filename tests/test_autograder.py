@@ -16,7 +16,7 @@ import zipfile
 
 import nbformat
 import pytest
-from fixtures.grading import EXERCISE, LECTURE, SGD, built_root, mistake_code
+from fixtures.grading import EXERCISE, LECTURE, RESCALE, SGD, built_root, mistake_code
 from notebook_fill import REFERENCE, SOURCE, filled
 
 from autograder import paths
@@ -81,7 +81,7 @@ def test_nothing_a_student_downloads_holds_a_hidden_test_the_reference_or_a_hidd
 @pytest.mark.slow
 def test_points_are_stated_once_and_every_hidden_test_is_a_check():
     plan = make_plan(built_root(), EXERCISE)
-    assert {q: sum(points.values()) for q, points in plan.points.items()} == {LECTURE: 2, SGD: 3}
+    assert {q: sum(points.values()) for q, points in plan.points.items()} == {LECTURE: 2, SGD: 3, RESCALE: 2}
     assert {q: set(points) for q, points in plan.points.items()} == {q: set(d.checks) for q, d in QUESTIONS.items()}
     with zipfile.ZipFile(paths.otter_zip(built_root(), EXERCISE)) as archive:
         bundled = set(archive.namelist())
@@ -101,9 +101,10 @@ def test_otter_run_on_the_zip_gives_the_reference_full_marks_and_names_a_mistake
         folder.mkdir()
         nbformat.write(filled(student, answers), folder / f"{EXERCISE}.ipynb")
         results[name] = grade_submission(str(folder / f"{EXERCISE}.ipynb"), str(paths.otter_zip(root, EXERCISE)), quiet=True)
-    assert results["reference"].total == results["reference"].possible == 5
+    assert results["reference"].total == results["reference"].possible == 7
     wrong = results["in_place"]
-    assert wrong.get_result(LECTURE).score == 2 and wrong.get_result(SGD).score == pytest.approx(2.4)
+    sgd_checks = len(QUESTIONS[SGD].checks)  # the in-place mistake fails one of them
+    assert wrong.get_result(LECTURE).score == 2 and wrong.get_result(SGD).score == pytest.approx(3 - 3 / sgd_checks)
     messages = [r.message for r in wrong.get_result(SGD).test_case_results if not r.passed]
     assert len(messages) == 1 and "modified its input `w` in place" in messages[0]
 
@@ -126,7 +127,7 @@ def test_nbgrader_autograde_on_the_release_gives_the_reference_full_marks_and_na
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {s: gradebook.find_submission_notebook(EXERCISE, EXERCISE, s).score for s in students}
         in_place = {g.name: g.score for g in gradebook.find_submission_notebook(EXERCISE, EXERCISE, "in_place").grades}
-    assert scores["reference"] == pytest.approx(5) and scores["in_place"] == pytest.approx(4.4)
+    assert scores["reference"] == pytest.approx(7) and scores["in_place"] == pytest.approx(7 - 3 / len(QUESTIONS[SGD].checks))
     assert in_place[f"{SGD}-test_leaves_inputs_unchanged"] == 0
     graded = (course / "autograded" / "in_place" / EXERCISE / f"{EXERCISE}.ipynb").read_text()
     assert "modified its input `w` in place" in graded

@@ -22,7 +22,6 @@ from pathlib import Path
 import nbclient
 import nbformat
 import pytest
-
 from notebook_fill import EXERCISE, QUESTIONS, REFERENCE, filled
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,8 +56,20 @@ def _colab_base_env() -> Path:
     if not (env / ".complete").exists():
         shutil.rmtree(ENV_CACHE, ignore_errors=True)  # environments for older requirements too
         _run(sys.executable, "-m", "venv", env)
-        _run(env / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-index", "--find-links", WHEELHOUSE,
-             "-r", COLAB_PACKAGES, "-c", REQUIREMENTS)
+        _run(
+            env / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            WHEELHOUSE,
+            "-r",
+            COLAB_PACKAGES,
+            "-c",
+            REQUIREMENTS,
+        )
         (env / ".complete").touch()
     return env
 
@@ -86,8 +97,9 @@ def colab_kernel(tmp_path_factory) -> Path:
 def run_notebook(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     """Run `nb` top to bottom in the Colab-like kernel, in `folder`; raises on the first cell that raises."""
     folder.mkdir()
-    client = nbclient.NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S,
-                                     resources={"metadata": {"path": str(folder)}})
+    client = nbclient.NotebookClient(
+        nb, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(folder)}}
+    )
     return client.execute()
 
 
@@ -97,17 +109,21 @@ def check_reports(nb: nbformat.NotebookNode) -> dict[str, str]:
     for cell in nb.cells:
         for question in QUESTIONS:
             if cell.cell_type == "code" and cell.source.strip() == f'grader.check("{question}")':
-                reports[question] = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
-                                            for o in cell.outputs)
+                reports[question] = "".join(
+                    o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs
+                )
     assert set(reports) == set(QUESTIONS), f"no grader.check cell for {set(QUESTIONS) - set(reports)}"
     return reports
 
 
 def test_environment_has_the_colab_packages_and_nothing_of_this_repository(colab_kernel):
-    probe = ("import importlib.util as u; import torch, numpy, matplotlib, ipywidgets; "
-             "print([m for m in ('optimlab', 'autograder') if u.find_spec(m)])")
-    done = subprocess.run([colab_kernel, "-c", probe], check=False, capture_output=True, text=True,
-                          cwd=colab_kernel.parent)
+    probe = (
+        "import importlib.util as u; import torch, numpy, matplotlib, ipywidgets; "
+        "print([m for m in ('optimlab', 'autograder') if u.find_spec(m)])"
+    )
+    done = subprocess.run(
+        [colab_kernel, "-c", probe], check=False, capture_output=True, text=True, cwd=colab_kernel.parent
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert not list(_site_packages(_colab_base_env()).glob("otter_grader-*")), "Colab does not ship otter"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fixtures.grading import EXERCISE, LECTURE, SGD, batch, built_root, read_grades, write
+from fixtures.grading import EXERCISE, QUESTIONS, SGD, batch, built_root, read_grades, write
 
 from autograder.cli import main
 from autograder.grade import make_plan
@@ -43,7 +43,7 @@ def feedback(graded, name: str) -> str:
 
 def test_every_submission_gets_a_row_and_the_batch_finishes_in_time(graded):
     assert set(graded["grades"]) == set(graded["submissions"])
-    assert list(graded["grades"]["good"]) == ["submission", LECTURE, SGD, "total", "possible", "error"]
+    assert list(graded["grades"]["good"]) == ["submission", *QUESTIONS, "total", "possible", "error"]
     # Two soft-limited loops and one hard timeout at most; everything else is quick.
     assert graded["seconds"] < len(graded["submissions"]) * 2 + 3 * TIMEOUT_S, graded["seconds"]
 
@@ -51,7 +51,7 @@ def test_every_submission_gets_a_row_and_the_batch_finishes_in_time(graded):
 @pytest.mark.parametrize("name", ["good", "José Müller 2", ""])
 def test_good_submissions_earn_full_marks(graded, name):
     row = graded["grades"][name]
-    assert float(row["total"]) == float(row["possible"]) == 5, row
+    assert float(row["total"]) == float(row["possible"]) == 7, row
 
 
 def test_each_row_earns_what_its_functions_earn_and_says_what_happened(graded):
@@ -83,4 +83,4 @@ def test_feedback_names_the_mistake_and_shows_the_first_failing_case(graded):
 
 def test_a_full_marks_page_lists_no_failing_case(graded):
     page = feedback(graded, "good")
-    assert page.count("All hidden tests passed.") == 2 and "First failing case" not in page
+    assert page.count("All hidden tests passed.") == len(QUESTIONS) and "First failing case" not in page

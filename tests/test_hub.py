@@ -10,6 +10,7 @@ subprocess), so they see exactly the environment, home and config a person's ser
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import shutil
@@ -23,9 +24,7 @@ import nbformat
 import psutil
 import pytest
 import requests
-
-from notebook_fill import (EXERCISE, MISTAKE_CODE, MISTAKE_FAILING_TEST, MISTAKE_HINT, MISTAKE_QUESTION,
-                           QUESTIONS, REFERENCE, filled)
+from notebook_fill import EXERCISE, MISTAKE, MISTAKE_CODE, MISTAKE_QUESTION, REFERENCE, failing_checks, filled
 from server_client import JupyterServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,17 +37,21 @@ SERVER_START_TIMEOUT_S = 90
 
 pytestmark = [
     pytest.mark.hub,
-    pytest.mark.skipif(shutil.which("node") is None,
-                       reason="node is missing: the hub's proxy (configurable-http-proxy) runs on Node.js; "
-                              "install nodejs and npm, then `make install`"),
+    pytest.mark.skipif(
+        shutil.which("node") is None,
+        reason="node is missing: the hub's proxy (configurable-http-proxy) runs on Node.js; "
+        "install nodejs and npm, then `make install`",
+    ),
 ]
 
 
 # ---------------------------------------------------------------- the hub and its users' servers
 
+
 def _hub_api(hub, method: str, path: str, **kwargs) -> requests.Response:
-    response = requests.request(method, f"{hub.url}/hub/api/{path}", timeout=30,
-                                headers={"Authorization": f"token {hub.api_token}"}, **kwargs)
+    response = requests.request(
+        method, f"{hub.url}/hub/api/{path}", timeout=30, headers={"Authorization": f"token {hub.api_token}"}, **kwargs
+    )
     if not response.ok:
         raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
     return response
@@ -66,8 +69,10 @@ def _start_servers(hub, users) -> dict[str, JupyterServer]:
     waiting = set(users)
     while waiting:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"servers of {sorted(waiting)} not ready after {SERVER_START_TIMEOUT_S} s:\n"
-                               f"{hub.log.read_text()[-4000:]}")
+            raise TimeoutError(
+                f"servers of {sorted(waiting)} not ready after {SERVER_START_TIMEOUT_S} s:\n"
+                f"{hub.log.read_text()[-4000:]}"
+            )
         waiting = {u for u in waiting if not _server_ready(hub, u)}
         time.sleep(0.5)
     servers = {}
@@ -113,42 +118,51 @@ def running_hub(workdir: Path):
 
 # ---------------------------------------------------------------- nbgrader, run in a user's kernel
 
+
 def nbgrader(server: JupyterServer, *commands: str, folder: str = "~") -> str:
     """Run `nbgrader COMMAND EXERCISE` for each command in a kernel of `server`, in `folder`."""
-    code = f'''\
+    code = f"""\
 import os, subprocess, sys
 for command in {list(commands)!r}:
     done = subprocess.run([sys.executable, "-m", "nbgrader", command, {EXERCISE!r}],
                           cwd=os.path.expanduser({folder!r}), capture_output=True, text=True, timeout=110)
     print(f"$ nbgrader {{command}}\\n{{done.stdout}}{{done.stderr}}")
     if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {{command}} exited with {{done.returncode}}")'''
+        raise RuntimeError(f"nbgrader {{command}} exited with {{done.returncode}}")"""
     return server.run_code(code)
 
 
-def feedback_scores(html: str) -> tuple[dict[str, float], float, float]:
+def feedback_scores(page: str) -> tuple[dict[str, float], float, float]:
     """Per test cell score, total and maximum, as nbgrader's feedback page states them."""
-    cells = {grade_id: float(score) for grade_id, score, _ in
-             re.findall(r'href="#([^"]+)">Test cell</a> \(Score: ([\d.]+) / ([\d.]+)\)', html)}
-    total, maximum = re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)</h4>", html).groups()
+    cells = {
+        grade_id: float(score)
+        for grade_id, score, _ in re.findall(r'href="#([^"]+)">Test cell</a> \(Score: ([\d.]+) / ([\d.]+)\)', page)
+    }
+    total, maximum = re.search(r"\(Score: ([\d.]+) / ([\d.]+)\)</h4>", page).groups()
     return cells, float(total), float(maximum)
 
 
 def points_by_test(course_root: Path) -> dict[str, float]:
     """grade_id -> points of every autograded cell of the course's source notebook."""
     nb = nbformat.read(course_root / "source" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
-    return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 # ---------------------------------------------------------------- the test
 
+
 def test_nbgrader_round_trip_on_jupyterhub(tmp_path):
     reference_student, mistaken_student = course_hub.STUDENTS
-    answers = {reference_student: REFERENCE,
-               # the first question left as handed out (a stub), the second with a typical mistake
-               mistaken_student: {MISTAKE_QUESTION: MISTAKE_CODE}}
-    assert QUESTIONS[0] != MISTAKE_QUESTION
+    answers = {
+        reference_student: REFERENCE,
+        # one question with a typical mistake, the others left as handed out (stubs)
+        mistaken_student: {MISTAKE_QUESTION: MISTAKE_CODE},
+    }
+    failing = {f"{MISTAKE_QUESTION}-test_{check}" for check in failing_checks(MISTAKE_QUESTION, MISTAKE)}
 
     with running_hub(tmp_path / "hub") as (hub, servers, opened):
         instructor = servers[course_hub.INSTRUCTOR]
@@ -159,8 +173,9 @@ def test_nbgrader_round_trip_on_jupyterhub(tmp_path):
             nbgrader(server, "fetch_assignment")
             server.write_notebook(NOTEBOOK, filled(server.read_notebook(NOTEBOOK), answer))
             ran = server.run_notebook(NOTEBOOK)
-            errors = [o.ename for c in ran.cells if c.cell_type == "code"
-                      for o in c.outputs if o.output_type == "error"]
+            errors = [
+                o.ename for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+            ]
             if student == reference_student:
                 assert not errors, f"the reference solution raised in {student}'s kernel: {errors}"
             else:
@@ -174,20 +189,21 @@ def test_nbgrader_round_trip_on_jupyterhub(tmp_path):
         points = points_by_test(hub.course_root)
         expected = {
             reference_student: points,
-            mistaken_student: {grade_id: 0.0 if grade_id.startswith(f"{QUESTIONS[0]}-")
-                               or grade_id == f"{MISTAKE_QUESTION}-{MISTAKE_FAILING_TEST}" else value
-                               for grade_id, value in points.items()},
+            mistaken_student: {
+                grade_id: value if grade_id.startswith(f"{MISTAKE_QUESTION}-") and grade_id not in failing else 0.0
+                for grade_id, value in points.items()
+            },
         }
         for student in answers:
             server = servers[student]
             nbgrader(server, "fetch_feedback")
             [fetched_at] = server.list_dir(f"{EXERCISE}/feedback")
-            html = server.read_text(f"{EXERCISE}/feedback/{fetched_at}/{EXERCISE}.html")
-            cells, total, maximum = feedback_scores(html)
+            page = server.read_text(f"{EXERCISE}/feedback/{fetched_at}/{EXERCISE}.html")
+            cells, total, maximum = feedback_scores(page)
             # the page states scores to two decimals
             assert cells == {grade_id: round(value, 2) for grade_id, value in expected[student].items()}, student
             assert (total, maximum) == (round(sum(expected[student].values()), 2), round(sum(points.values()), 2))
-            assert (MISTAKE_HINT in html) == (student == mistaken_student), student
+            assert (MISTAKE.hint in html.unescape(page)) == (student == mistaken_student), student
 
     still_open = sorted(port for port in opened if _is_listening(port))
     assert not still_open, f"ports still listening after the hub stopped: {still_open}"

@@ -6,16 +6,16 @@ import torch
 
 from .records import encode
 
-# float64 throughout, so a tight tolerance separates real mistakes from rounding.
+# float64, so a tight tolerance separates real mistakes from rounding (float32 only where the dtype is checked).
 DTYPE = torch.float64
 # Shapes every trajectory is checked on: a scalar, a vector, a matrix, a 3-d tensor.
 SHAPES = [(), (5,), (3, 4), (2, 3, 2)]
 
 
-def normal(shape: tuple[int, ...], count: int, seed: int) -> list[torch.Tensor]:
-    """`count` seeded standard-normal float64 tensors of `shape`."""
+def normal(shape: tuple[int, ...], count: int, seed: int, dtype: torch.dtype = DTYPE) -> list[torch.Tensor]:
+    """`count` seeded standard-normal tensors of `shape` (float64 unless a check is about the dtype)."""
     generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(shape, generator=generator, dtype=DTYPE) for _ in range(count)]
+    return [torch.randn(shape, generator=generator, dtype=DTYPE).to(dtype) for _ in range(count)]
 
 
 def learning_rates(steps: int, schedule: str) -> list[float]:
@@ -29,5 +29,7 @@ def learning_rates(steps: int, schedule: str) -> list[float]:
 
 def case(state: dict, steps: list[dict]) -> dict:
     """A case as plain data: the initial state and each step's fresh inputs, tensors encoded."""
-    return {"state": {name: encode(value) for name, value in state.items()},
-            "steps": [{name: encode(value) for name, value in step.items()} for step in steps]}
+    return {
+        "state": {name: encode(value) for name, value in state.items()},
+        "steps": [{name: encode(value) for name, value in step.items()} for step in steps],
+    }

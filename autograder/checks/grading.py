@@ -24,8 +24,10 @@ import numpy as np
 
 from .records import Signature, decode_array, run_case
 
-# Float64 cases and a tight tolerance separate real mistakes from rounding.
+# Float64 cases and a tight tolerance separate real mistakes from rounding; float32 cases
+# (which check that the outputs keep the inputs' dtype) allow float32's rounding.
 RTOL, ATOL = 1e-7, 1e-9
+FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6
 # Modules whose optimizers a graded update rule must not call, as they are imported.
 DELEGATE_MODULES = ("torch.optim", "optimlab", "optax", "keras", "tensorflow", "timm.optim", "transformers")
 
@@ -139,6 +141,14 @@ def first_difference(question: Question, check: str, records: list[dict], expect
             if "error" in got_step:
                 return Finding(check, str(got_step["error"])[:400], where, want_text, "an error")
             wrong = [name for name, g, w in zip(signature.returns, got_step["out"], want_step["out"]) if not _close(g, w)]
+            outputs = zip(signature.returns, got_step["out"], want_step["out"])
+            dtypes = [(name, g["dtype"], w["dtype"]) for name, g, w in outputs
+                      if isinstance(g, dict) and isinstance(w, dict) and g["dtype"] != w["dtype"]]
+            if dtypes:
+                name, got_dtype, want_dtype = dtypes[0]
+                hint = (f"`{name}` comes back as {got_dtype} for {want_dtype} inputs: keep the inputs' dtype "
+                        "(compute with the tensors you are given: no tensors of another dtype, no .double())")
+                return Finding(check, hint, where, want_text, _outputs_text(signature, got_step["out"]))
             if wrong:
                 hint = (f"`{wrong[0]}` differs from the reference" + (" (and so does " + ", ".join(f"`{n}`" for n in wrong[1:]) + ")" if wrong[1:] else "")
                         + "; compare your update with the formulas in the prompt.")
@@ -173,8 +183,13 @@ def _same_records(a: list[dict], b: list[dict]) -> bool:
 
 
 def _close(got, want) -> bool:
+    """Same dtype, same shape and values within the dtype's tolerance; None (no state) matches only None."""
+    if got is None or want is None:
+        return got is None and want is None
     g, w = decode_array(got), decode_array(want)
-    return g.shape == w.shape and bool(np.allclose(g.astype(np.float64), w.astype(np.float64), rtol=RTOL, atol=ATOL))
+    rtol, atol = (FLOAT32_RTOL, FLOAT32_ATOL) if w.dtype == np.float32 else (RTOL, ATOL)
+    return g.dtype == w.dtype and g.shape == w.shape and bool(
+        np.allclose(g.astype(np.float64), w.astype(np.float64), rtol=rtol, atol=atol))
 
 
 # ---------------------------------------------------------------- small forms for feedback

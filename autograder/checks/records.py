@@ -96,9 +96,10 @@ def run_case(fn: Callable, signature: Signature, case: dict) -> dict:
         if problem:
             steps.append({"error": problem})
             break
+        outputs = (result,) if len(signature.returns) == 1 else result
         modified = sorted(name for name, data in before.items() if encode(args[name]) != data)
-        steps.append({"out": [encode(value) for value in result], "modified": modified})
-        state.update({name: value for name, value in zip(signature.returns, result) if name in state})
+        steps.append({"out": [encode(value) for value in outputs], "modified": modified})
+        state.update({name: value for name, value in zip(signature.returns, outputs) if name in state})
     return {"steps": steps, "delegated": sorted(delegated)}
 
 
@@ -110,14 +111,23 @@ def describe_exception(error: BaseException) -> str:
 
 
 def _return_problem(result, signature: Signature) -> str:
-    """'' when `result` is a tuple of tensors named as in the signature, else what is wrong, in words."""
+    """'' when `result` is as the signature names it, else what is wrong, in words.
+
+    One name: a tensor. Several: a tuple of tensors, where None may stand for a state that
+    does not exist (SGD's buffer at momentum 0); comparing with the reference judges it.
+    """
+    if len(signature.returns) == 1:
+        if not isinstance(result, torch.Tensor):
+            got = "None" if result is None else type(result).__name__
+            return f"{signature.name} returned {got}; it must return the tensor `{signature.returns[0]}`"
+        return ""
     pair = f"({', '.join(signature.returns)})"
     if result is None:
         return f"{signature.name} returned None; it must return {pair}"
     if not isinstance(result, tuple) or len(result) != len(signature.returns):
         return f"{signature.name} must return the tuple {pair}, got {type(result).__name__}"
     for name, value in zip(signature.returns, result):
-        if not isinstance(value, torch.Tensor):
+        if value is not None and not isinstance(value, torch.Tensor):
             return f"{signature.name} returned {type(value).__name__} for `{name}`; it must be a tensor"
     return ""
 
