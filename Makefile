@@ -64,7 +64,7 @@ artifacts: install
 # The cache keys on a chapter's own code, so a change to optimlab (which the chapters import)
 # clears it (and Sphinx's record of read pages): the pages then show what the library computes now.
 html: install
-	@hash=$$(find optimlab -name '*.py' | sort | xargs cat | sha256sum | cut -c1-16); \
+	@hash=$$(find optimlab \( -name '*.py' -o -name '*.yaml' \) | sort | xargs cat | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.optimlab-hash 2>/dev/null)" != "$$hash" ]; then \
 	  rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && echo "$$hash" > _build/.optimlab-hash; fi
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
@@ -85,6 +85,7 @@ serve: $(HTML)
 $(HTML):
 	$(MAKE) book
 
+# Prints where grades.csv and the feedback pages are.
 grade: install
 	$(PY) -m autograder grade $(EXERCISE) $(SUBMISSIONS) --out $(OUT) --engine $(ENGINE) --jobs $(JOBS)
 

@@ -58,11 +58,17 @@ class JupyterServer:
     @contextmanager
     def kernel(self, notebook_path: str = "", kernel_name: str = "python3"):
         """A kernel session for `notebook_path` (its folder is the kernel's working folder), deleted afterwards."""
-        model = self._api("POST", "sessions", json={"path": notebook_path or f"scratch-{uuid.uuid4().hex}",
-                                                    "type": "notebook", "kernel": {"name": kernel_name}}).json()
+        model = self._api(
+            "POST",
+            "sessions",
+            json={
+                "path": notebook_path or f"scratch-{uuid.uuid4().hex}",
+                "type": "notebook",
+                "kernel": {"name": kernel_name},
+            },
+        ).json()
         url = f"{self.base_url.replace('http', 'ws', 1)}/api/kernels/{model['kernel']['id']}/channels"
-        channel = websocket.create_connection(url, header=[f"Authorization: token {self.token}"],
-                                              timeout=RUN_TIMEOUT_S)
+        channel = websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=RUN_TIMEOUT_S)
         try:
             yield KernelChannel(channel)
         finally:
@@ -98,13 +104,32 @@ class KernelChannel:
         """Run `code`; once the kernel is idle again, the notebook outputs it produced (errors included)
         and its execution count."""
         msg_id = uuid.uuid4().hex
-        self.channel.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": "",
-                       "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": False},
-        }))
+        self.channel.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "",
+                        "session": "",
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": False,
+                    },
+                }
+            )
+        )
         outputs, execution_count = [], None
         while True:
             message = json.loads(self.channel.recv())

@@ -17,14 +17,21 @@ from pathlib import Path
 
 import pytest
 
+from autograder.paths import discover_exercises
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machines' own probe starts it: no background traffic to a closed network.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # Raw TeX a reader must never see: MathJax replaces all of it when it runs.
 RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\frac\{")
@@ -33,12 +40,21 @@ RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\frac\{")
 def _pages():
     if not (HTML / "index.html").exists():
         return []
-    return sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html") if not p.name.startswith("_")
-                  and not p.relative_to(HTML).as_posix().startswith("_"))
+    return sorted(
+        p.relative_to(HTML).as_posix()
+        for p in HTML.rglob("*.html")
+        if not p.name.startswith("_") and not p.relative_to(HTML).as_posix().startswith("_")
+    )
 
 
 PAGES = _pages()
 CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+# A chapter whose exercise notebook shares its name (chapters/04_momentum, exercises/04_momentum.ipynb).
+CHAPTERS_WITH_EXERCISES = [p for p in CHAPTERS if Path(p).stem in discover_exercises()]
+# A chapter that runs an experiment shows it on the static page too (the midterm review runs none).
+CHAPTERS_WITH_EXPERIMENTS = [
+    p for p in CHAPTERS if "optimlab.experiments" in (ROOT / "chapters" / f"{Path(p).stem}.md").read_text()
+]
 
 
 def test_book_was_built():
@@ -49,9 +65,19 @@ def test_book_was_built():
 def test_book_builds_with_warnings_as_errors(tmp_path):
     """A rebuild with Sphinx warnings as errors succeeds (the executed cells come from the cache)."""
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(tmp_path),
-         "--warningiserror", "--keep-going", "--quiet"],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(Path(sys.executable).with_name("jupyter-book")),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(tmp_path),
+            "--warningiserror",
+            "--keep-going",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
 
@@ -91,9 +117,10 @@ def browser():
         browser.close()
 
 
-def _open(browser, url):
-    """Open `url`; return the page and the problems it logged (console errors, page errors, remote requests)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _open(browser, url, width=1280):
+    """Open `url` in a window `width` pixels wide; return the page and the problems it logged (console errors,
+    page errors, remote requests)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     problems = []
     page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
     page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
@@ -154,13 +181,16 @@ def test_page_has_no_serious_accessibility_violation(browser, server, page_path)
         violations = Axe().run(page).response["violations"]
     finally:
         page.close()
-    serious = [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
-               for v in violations if v["impact"] in ("serious", "critical")]
+    serious = [
+        f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
     assert not serious, f"{page_path}:\n" + "\n".join(serious)
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("page_path", CHAPTERS)
+@pytest.mark.parametrize("page_path", CHAPTERS_WITH_EXPERIMENTS)
 def test_static_explorable_answers_its_slider(browser, server, page_path):
     page, problems = _open(browser, f"{server}/{page_path}")
     try:
@@ -195,3 +225,53 @@ def test_launch_buttons_open_the_chapter_live(page_path):
     assert (HTML / "_notebooks" / f"{stem}.ipynb").exists(), "the notebook the Colab button opens is not published"
     assert re.search(rf'href="https://mybinder\.org/v2/gh/[^"]+{re.escape(stem)}\.md"', html), "no Binder button"
     assert re.search(r'href="https://[^"]+/hub/user-redirect/git-pull\?[^"]+"', html), "no JupyterHub button"
+
+
+# Display math and code blocks (cells' input and output, and the prose's code) that need a sideways scroll,
+# or stick out of the text column, each described as "what: its width / the column's width".
+_TOO_WIDE = """() => {
+    const column = document.querySelector('main article') || document.querySelector('main');
+    const right = column.getBoundingClientRect().right;
+    const blocks = [...column.querySelectorAll('pre, div.math, mjx-container[display="true"]')];
+    return blocks
+        .filter(el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > right + 1)
+        .map(el => `${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 50)}": `
+                   + `${el.scrollWidth}px / ${Math.round(column.getBoundingClientRect().width)}px`);
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page_path", PAGES)
+def test_no_math_or_code_needs_a_sideways_scroll_at_1280px(browser, server, page_path):
+    page, _ = _open(browser, f"{server}/{page_path}", width=1280)
+    try:
+        too_wide = page.evaluate(_TOO_WIDE)
+    finally:
+        page.close()
+    assert not too_wide, f"{page_path}: wider than the text column at 1280 px:\n" + "\n".join(too_wide)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page_path", PAGES)
+def test_no_page_scrolls_sideways_on_a_phone(browser, server, page_path):
+    page, _ = _open(browser, f"{server}/{page_path}", width=390)
+    try:
+        page_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    finally:
+        page.close()
+    assert page_width <= window_width, f"{page_path}: the page is {page_width}px wide in a {window_width}px window"
+
+
+@pytest.mark.parametrize("page_path", CHAPTERS_WITH_EXERCISES)
+def test_exercise_links_open_the_student_notebook(page_path):
+    """The Exercises section: Colab, a download, the JupyterHub line, and the notebook published in the site."""
+    html = (HTML / page_path).read_text(encoding="utf-8")
+    exercise = Path(page_path).stem
+    colab = re.findall(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', html)
+    assert any(url.endswith(f"/exercises/{exercise}.ipynb") for url in colab), f"no Colab link to {exercise}: {colab}"
+    assert f'href="../exercises/{exercise}.ipynb"' in html, f"no download link to {exercise}.ipynb"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert f"nbgrader fetch_assignment {exercise}" in text, "no JupyterHub (nbgrader) line"
+    published = HTML / "exercises" / f"{exercise}.ipynb"
+    assert published.exists(), f"{published} is not published with the book"
+    assert published.read_bytes() == (ROOT / "_build" / "exercises" / "student" / f"{exercise}.ipynb").read_bytes()

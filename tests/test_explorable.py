@@ -3,7 +3,7 @@ import re
 import pytest
 from matplotlib.figure import Figure
 
-from optimlab.explorable import explorable, explorable_html
+from optimlab.widgets.explorable import explorable, explorable_html
 
 
 def _frames(html: str) -> list[str]:
@@ -13,8 +13,9 @@ def _frames(html: str) -> list[str]:
 def test_explorable_html_has_a_slider_over_one_distinct_frame_per_value():
     fig = Figure(figsize=(2, 1.5), dpi=40)
     (line,) = fig.subplots().plot([0, 1], [0, 0])
-    html = explorable_html(fig, lambda index: line.set_ydata([0, index]), 4, description="a rising line",
-                           slider_label="slope")
+    html = explorable_html(
+        fig, lambda index: line.set_ydata([0, index]), 4, description="a rising line", slider_label="slope"
+    )
     assert html.startswith('<div class="explorable">') and html.endswith("</div>")
     assert re.search(r'<input[^>]*type="range"', html)
     # what a screen reader announces: the picture's alt text and the slider's name

@@ -1,11 +1,38 @@
 """The momentum widgets, headless: controls drive experiments, lines show their results."""
 
+import dataclasses
 import re
 
 import numpy as np
+import pytest
 
-from optimlab.experiments import DigitsSweepConfig, QuadraticConfig, run_digits_sweep, run_quadratic
-from optimlab.widgets import MomentumExplorer, cached_digits_sweep, momentum_explorable, momentum_explorer
+from optimlab.experiments import QuadraticConfig, run_digits_sweep, run_quadratic
+from optimlab.plots.common import batch_loss_running_mean
+from optimlab.widgets import momentum as momentum_widgets
+from optimlab.widgets.live import ResultCache
+from optimlab.widgets.momentum import (
+    DIGITS_RUN,
+    LOSS_WINDOW,
+    MomentumExplorer,
+    momentum_explorable,
+    momentum_explorer,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    """Every test starts with empty result caches: what it finds cached, it computed itself."""
+    monkeypatch.setattr(momentum_widgets, "cached_quadratic", ResultCache(run_quadratic))
+    monkeypatch.setattr(momentum_widgets, "cached_digits_sweep", ResultCache(run_digits_sweep))
+
+
+def _digits_run(**setting):
+    return dataclasses.replace(DIGITS_RUN, **setting)
+
+
+def _drawn_loss(**setting) -> np.ndarray:
+    """The digits loss the panel draws for ``setting``: its run's batch losses, averaged as the panel does."""
+    return batch_loss_running_mean(run_digits_sweep(_digits_run(**setting)).train_loss[0], LOSS_WINDOW).numpy()
 
 
 def _plotted(explorer: MomentumExplorer) -> tuple[np.ndarray, np.ndarray]:
@@ -26,9 +53,8 @@ def test_explorer_redraws_the_experiment_for_the_new_slider_values():
     path, loss = _plotted(explorer)
     setting = dict(momentums=(0.5,), lr=0.03, dampening=0.2)
     expected_path = run_quadratic(QuadraticConfig(**setting)).trajectories[0]
-    expected_loss = run_digits_sweep(DigitsSweepConfig(**setting)).train_loss[0]
     np.testing.assert_allclose(path, expected_path.numpy())
-    np.testing.assert_allclose(loss[:, 1], expected_loss.numpy())
+    np.testing.assert_allclose(loss[:, 1], _drawn_loss(**setting))
     assert not np.allclose(path, path_before) and not np.allclose(loss[:, 1], loss_before[:, 1])
     # the same artists were updated, not a new figure
     assert (explorer.panel.path_line, explorer.panel.loss_line) == lines
@@ -53,12 +79,12 @@ def test_a_newer_value_stops_stale_work_instead_of_queueing_it():
     explorer = MomentumExplorer(momentum=0.9, lr=0.05)
     explorer.wait()
     explorer.lr.value = 0.035  # uncached; its run starts in the background ...
-    explorer.lr.value = 0.04  # ... and is made stale before it can finish its 300 steps
+    explorer.lr.value = 0.04  # ... and is made stale before it can finish its steps
     explorer.wait()
-    assert DigitsSweepConfig(momentums=(0.9,), lr=0.035) not in cached_digits_sweep  # abandoned, never finished
-    assert DigitsSweepConfig(momentums=(0.9,), lr=0.04) in cached_digits_sweep
-    expected = run_digits_sweep(DigitsSweepConfig(momentums=(0.9,), lr=0.04)).train_loss[0]
-    np.testing.assert_allclose(explorer.panel.loss_line.get_xydata()[:, 1], expected.numpy())
+    cache = momentum_widgets.cached_digits_sweep
+    assert _digits_run(momentums=(0.9,), lr=0.035) not in cache  # abandoned, never finished
+    assert _digits_run(momentums=(0.9,), lr=0.04) in cache
+    np.testing.assert_allclose(explorer.panel.loss_line.get_xydata()[:, 1], _drawn_loss(momentums=(0.9,), lr=0.04))
     assert "η = 0.04" in explorer.panel.figure.get_suptitle()
 
 

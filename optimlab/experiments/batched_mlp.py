@@ -37,8 +37,11 @@ def init_stacked_mlp(
 
 
 def stacked_mlp_logits(params: list[Tensor], x: Tensor) -> Tensor:
-    """Logits ``(M, N, classes)`` of every model for inputs ``x`` (``N x features``), ReLU between layers."""
-    h = x.expand(params[0].shape[0], *x.shape)
+    """Logits ``(M, N, classes)`` of every model, ReLU between layers.
+
+    ``x`` is ``N x features`` (the same inputs for every model) or ``M x N x features``.
+    """
+    h = x.expand(params[0].shape[0], *x.shape) if x.dim() == 2 else x
     n_layers = len(params) // 2
     for layer in range(n_layers):
         weight, bias = params[2 * layer], params[2 * layer + 1]
@@ -49,9 +52,10 @@ def stacked_mlp_logits(params: list[Tensor], x: Tensor) -> Tensor:
 
 
 def stacked_cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
-    """Mean cross-entropy of each model: a tensor of shape ``(M,)``."""
+    """Mean cross-entropy of each model: a tensor of shape ``(M,)``; labels ``y`` are ``N`` or ``M x N``."""
     n_models, n, n_classes = logits.shape
-    per_example = F.cross_entropy(logits.reshape(-1, n_classes), y.repeat(n_models), reduction="none")
+    labels = y.repeat(n_models) if y.dim() == 1 else y.reshape(-1)
+    per_example = F.cross_entropy(logits.reshape(-1, n_classes), labels, reduction="none")
     return per_example.reshape(n_models, n).mean(dim=1)
 
 

@@ -14,7 +14,9 @@ must answer at once, so the pattern is:
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -61,6 +63,19 @@ class Superseded(Exception):
     """Raised inside a worker when a newer control value has made its work stale."""
 
 
+# Explorers with a worker that may still be running. A daemon thread still inside torch when the
+# interpreter exits aborts the process ("terminate called without an active exception"), so at
+# exit each explorer's work is made stale, and stops at its next progress report.
+_with_workers: weakref.WeakSet[LatestOnly] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers_at_exit() -> None:
+    for latest in list(_with_workers):
+        latest.start()
+        latest.wait(timeout=10)
+
+
 class LatestOnly:
     """Runs work for the latest control value only; older work stops and is never shown.
 
@@ -102,6 +117,7 @@ class LatestOnly:
                 pass
 
         self._worker = threading.Thread(target=guarded, name=f"explorer-generation-{generation}", daemon=True)
+        _with_workers.add(self)
         self._worker.start()
 
     def wait(self, timeout: float | None = None) -> None:

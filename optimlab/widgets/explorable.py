@@ -44,8 +44,9 @@ def _without_cdn_icons(player_html: str) -> str:
 # matplotlib's player gives its picture no alt text and its slider no label; a screen
 # reader would announce "image" and "slider" and nothing else.
 def _described(player_html: str, description: str, slider_label: str) -> str:
-    player_html = player_html.replace('<img id="_anim_img', f'<img alt="{html.escape(description)}" id="_anim_img', 1)
-    return player_html.replace('<input id="_anim_slider', f'<input aria-label="{html.escape(slider_label)}" id="_anim_slider', 1)
+    alt, label = html.escape(description), html.escape(slider_label)
+    player_html = player_html.replace('<img id="_anim_img', f'<img alt="{alt}" id="_anim_img', 1)
+    return player_html.replace('<input id="_anim_slider', f'<input aria-label="{label}" id="_anim_slider', 1)
 
 
 def explorable_html(

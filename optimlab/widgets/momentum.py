@@ -1,19 +1,23 @@
 """Ways to explore chapter 4's experiments: live sliders in a notebook, a frame player in the book.
 
-Both draw the same :class:`optimlab.plots.MomentumPanel` (path on the ravine, digits
-loss) and only bind controls to experiments: results come from
-:mod:`optimlab.experiments`, cached by their frozen config (:class:`optimlab.live.ResultCache`)
-so that going back to a setting already seen redraws at once. The live explorer follows
-:mod:`optimlab.live`'s pattern: uncached work runs in the background with a progress bar,
-and a newer slider value makes older work stop.
+Both draw the same :class:`optimlab.plots.momentum.MomentumPanel` (path on the ravine,
+digits loss) and only bind controls to experiments: results come from
+:mod:`optimlab.experiments.momentum`, cached by their frozen config
+(:class:`optimlab.widgets.live.ResultCache`) so that going back to a setting already seen
+redraws at once. The live explorer follows :mod:`optimlab.widgets.live`'s pattern:
+uncached work runs in the background with a progress bar, and a newer slider value
+makes older work stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import ipywidgets as widgets
 from IPython.display import HTML
 
-from optimlab.experiments import (
+from optimlab.experiments.momentum import (
+    DIGITS_SAME_LR,
     DigitsSweepConfig,
     DigitsSweepResult,
     QuadraticConfig,
@@ -21,12 +25,16 @@ from optimlab.experiments import (
     run_digits_sweep,
     run_quadratic,
 )
-from optimlab.explorable import explorable
-from optimlab.live import LatestOnly, ResultCache
-from optimlab.plots import MomentumPanel
+from optimlab.plots.momentum import MomentumPanel
+from optimlab.widgets.explorable import explorable
+from optimlab.widgets.live import LatestOnly, ResultCache
 
 # The frames of the book's explorable: dense where momentum's effect changes fastest.
 EXPLORABLE_MOMENTUMS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+# The digits run of every setting: the chapter's minibatches and step count, one seed.
+DIGITS_RUN = dataclasses.replace(DIGITS_SAME_LR, momentums=(0.9,), seed=0)
+# Minibatch losses are drawn as the mean of this many batches (about an epoch of 32-example batches).
+LOSS_WINDOW = 42
 # Progress messages per run: each one is a message to the browser, so not one per step.
 PROGRESS_UPDATES = 20
 
@@ -36,7 +44,10 @@ cached_digits_sweep = ResultCache(run_digits_sweep)
 
 def _panel_title(momentum: float, lr: float, dampening: float, test_accuracy: float | None) -> str:
     setting = f"momentum μ = {momentum:g}, lr η = {lr:g}" + (f", dampening τ = {dampening:g}" if dampening else "")
-    outcome = "computing the digits run…" if test_accuracy is None else f"digits test accuracy {100 * test_accuracy:.1f}%"
+    if test_accuracy is None:
+        outcome = "computing the digits run…"
+    else:
+        outcome = f"digits test accuracy {100 * test_accuracy:.1f}%"
     return f"{setting}  ·  {outcome}"
 
 
@@ -64,19 +75,17 @@ class MomentumExplorer:
         )
         self.progress = widgets.FloatProgress(value=1.0, min=0.0, max=1.0, description="digits run")
         self.output = widgets.Output()
-        self.panel = MomentumPanel(QuadraticConfig().curvatures, steps=DigitsSweepConfig().steps)
+        self.panel = MomentumPanel(QuadraticConfig().curvatures, steps=DIGITS_RUN.steps, window=LOSS_WINDOW)
         self.latest = LatestOnly()
         for control in (self.momentum, self.lr, self.dampening):
             control.observe(lambda _change: self.redraw(), names="value")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.momentum, self.lr, self.dampening]), self.progress, self.output]
-        )
+        self.widget = widgets.VBox([widgets.HBox([self.momentum, self.lr, self.dampening]), self.progress, self.output])
         self.redraw()
 
     def configs(self) -> tuple[QuadraticConfig, DigitsSweepConfig]:
         """The experiments' configs for the sliders' current values."""
         setting = dict(momentums=(self.momentum.value,), lr=self.lr.value, dampening=self.dampening.value)
-        return QuadraticConfig(**setting), DigitsSweepConfig(**setting)
+        return QuadraticConfig(**setting), dataclasses.replace(DIGITS_RUN, **setting)
 
     def redraw(self) -> None:
         """Show the sliders' setting: fully at once if cached, else pending until a background run ends."""
@@ -139,9 +148,9 @@ def momentum_explorable(
     the selected momentum's curve.
     """
     quadratic = cached_quadratic(QuadraticConfig(momentums=momentums, lr=lr, dampening=dampening))
-    digits = cached_digits_sweep(DigitsSweepConfig(momentums=momentums, lr=lr, dampening=dampening))
+    digits = cached_digits_sweep(dataclasses.replace(DIGITS_RUN, momentums=momentums, lr=lr, dampening=dampening))
     panel = MomentumPanel(
-        QuadraticConfig().curvatures, steps=DigitsSweepConfig().steps, background=digits.train_loss, dpi=dpi
+        QuadraticConfig().curvatures, steps=DIGITS_RUN.steps, window=LOSS_WINDOW, background=digits.train_loss, dpi=dpi
     )
 
     def draw_frame(index: int) -> None:
