@@ -64,13 +64,27 @@ def test_code_answers_are_never_typed_in_the_data_file():
     assert not typed, f"code questions with a typed answer: {typed}"
 
 
-def test_a_typed_code_answer_is_refused(tmp_path):
+def _spoiled(kind: str, spoil) -> dict:
+    """The data file with the first question of `kind` changed by `spoil(question)`."""
     data = yaml.safe_load(QUESTIONS_FILE.read_text(encoding="utf-8"))
-    code = next(q for q in data["questions"] if q["kind"] == "code")
-    code["answer"] = "42"
+    spoil(next(q for q in data["questions"] if q["kind"] == kind))
+    return data
+
+
+@pytest.mark.parametrize(
+    "kind, spoil, message",
+    [
+        ("code", lambda q: q.update(answer="42"), "do not type one"),
+        ("true_false", lambda q: q.update(answer="false"), "unquoted"),
+        ("derivation", lambda q: q.update(tolerance=0), "tolerance must be positive"),
+        ("matching", lambda q: q["distractors"].append(next(iter(q["answer"].values()))), "distractor"),
+    ],
+    ids=["typed code answer", "quoted boolean", "zero tolerance", "distractor that is right"],
+)
+def test_a_malformed_question_is_refused_with_a_reason(tmp_path, kind, spoil, message):
     path = tmp_path / "questions.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ValueError, match="do not type one"):
+    path.write_text(yaml.safe_dump(_spoiled(kind, spoil), allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
         load_review(path)
 
 

@@ -96,8 +96,15 @@ def load_review(path: Path = QUESTIONS_FILE) -> Review:
             right = [o for o in q["options"] if o.get("correct")]
             if len(right) != 1 or not all("reason" in o or "why_wrong" in o for o in q["options"]):
                 raise ValueError(f"{where}: needs exactly one correct option (with a reason), the others a why_wrong")
-        if q["kind"] == "matching" and set(q["why_wrong"]) != set(q["answer"]):
-            raise ValueError(f"{where}: why_wrong must explain each item of the answer")
+        if q["kind"] == "true_false" and not isinstance(q["answer"], bool):
+            raise ValueError(f"{where}: the answer must be true or false unquoted, not {q['answer']!r}")
+        if q["kind"] == "derivation" and not q["tolerance"] > 0:
+            raise ValueError(f"{where}: the tolerance must be positive, not {q['tolerance']!r}")
+        if q["kind"] == "matching":
+            if set(q["why_wrong"]) != set(q["answer"]):
+                raise ValueError(f"{where}: why_wrong must explain each item of the answer")
+            if set(q.get("distractors", [])) & set(q["answer"].values()):
+                raise ValueError(f"{where}: a distractor is also a correct property")
     return review
 
 
