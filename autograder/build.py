@@ -23,8 +23,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import paths
+from . import gradescope, paths
 from .checks.grading import load_exercise
+from .decide import make_plan
 
 # Settings every exercise shares, merged into the source's `# ASSIGNMENT CONFIG` cell.
 OTTER_SETTINGS = {
@@ -79,14 +80,15 @@ def build_exercise(source: Path, root: Path) -> None:
         student.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(_student_notebook(dist / "student", exercise), student)
 
-        zip_path = paths.otter_zip(root, exercise)
-        zip_path.parent.mkdir(parents=True, exist_ok=True)
-        [built_zip] = (dist / "autograder").glob(f"{exercise}-autograder_*.zip")
-        shutil.copyfile(built_zip, zip_path)
-
         nb_source = paths.nbgrader_notebook(root, "source", exercise)
         nb_source.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(_nbgrader_source(staged_source, dist / "autograder" / "tests"), nb_source)
+
+        # Otter's zip with Gradescope's run path added; the points are those just written to the nbgrader source.
+        zip_path = paths.otter_zip(root, exercise)
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        [built_zip] = (dist / "autograder").glob(f"{exercise}-autograder_*.zip")
+        gradescope.write_zip(built_zip, zip_path, make_plan(root, exercise))
 
 
 # ---------------------------------------------------------------- otter

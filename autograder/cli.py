@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import paths
+from .protocol import SUBMISSION_TIMEOUT_S
 
 DESCRIPTION = """\
 Build the exercises and grade submissions.
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where grades.csv and feedback/ go")
     grade.add_argument("--engine", choices=["otter", "nbgrader"], default="otter", help="default: %(default)s")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: %(default)s)")
-    grade.add_argument("--timeout", type=float, default=300, help="seconds per submission (default: %(default)s)")
+    grade.add_argument(
+        "--timeout", type=float, default=SUBMISSION_TIMEOUT_S, help="seconds per submission (default: %(default)s)"
+    )
     grade.add_argument(
         "--root", type=Path, default=paths.DEFAULT_ROOT, help="build root holding the artifacts (default: %(default)s)"
     )
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = sum(1 for row in rows if row["error"])
         print(
             f"graded {len(rows)} submissions ({failed} with errors) in {time.perf_counter() - start:.1f} s; "
-            f"see {args.out / 'grades.csv'}"
+            f"grades in {args.out.resolve() / 'grades.csv'}, feedback pages in {args.out.resolve() / 'feedback'}"
         )
     return 0
 

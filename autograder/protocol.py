@@ -19,6 +19,7 @@ import re
 WORKER_HOME = "/worker"
 SUBMISSION_ROOT = "/submission"
 WORK_FOLDER = f"{SUBMISSION_ROOT}/work"
+SUBMISSION_TIMEOUT_S = 300  # wall-clock seconds per submission, unless `grade --timeout` says otherwise
 TAMPER_EVENT = "tamper"
 SWITCHED_OFF = "is switched off while your notebook is graded"
 # Audit events (see Python's audit events table) that a graded function has no reason to raise.

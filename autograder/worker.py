@@ -48,7 +48,13 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from . import namespaces
-from .checks.records import DELEGATE_PATHS, Signature, describe_exception, run_case, watch_for_delegation
+from .checks.records import (
+    Signature,
+    delegate_library_of_file,
+    describe_exception,
+    run_case,
+    watch_for_delegation,
+)
 from .protocol import (
     SUBMISSION_ROOT,
     TAMPER_EVENT,
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def switch_off_optimizers() -> None:
-    """Give every loaded function of an optimizer library (DELEGATE_PATHS) code that raises `switched_off_message`.
+    """Give every loaded function of an optimizer library (DELEGATE_LIBRARIES) code that raises `switched_off_message`.
 
     Done once, before any student code runs: the original code objects are then unreachable
     (and, with namespaces, their source folders hidden), so no name built at run time, no
@@ -99,15 +105,10 @@ def switch_off_optimizers() -> None:
     """
     for obj in gc.get_objects():
         if type(obj) is types.FunctionType:  # not isinstance: some objects warn when asked their __class__
-            library = _delegate_library(obj.__code__.co_filename)
+            library = delegate_library_of_file(obj.__code__.co_filename)
             if library:
                 code = _switched_off_code(len(obj.__code__.co_freevars), library)
                 obj.__code__ = code.replace(co_filename=obj.__code__.co_filename, co_name=obj.__code__.co_name)
-
-
-def _delegate_library(filename: str) -> str:
-    filename = filename.replace("\\", "/")
-    return next((library for fragment, library in DELEGATE_PATHS.items() if fragment in filename), "")
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from notebook_fill import REFERENCE, SOURCE, filled
 from autograder import paths
 from autograder.checks.grading import load_exercise
 from autograder.checks.records import decode_array
-from autograder.grade import make_plan
+from autograder.decide import make_plan
 from optimlab.optimizers import momentum as reference_module
 
 QUESTIONS = load_exercise(EXERCISE)
@@ -46,9 +46,12 @@ def secrets() -> list[str]:
             in_solution = in_solution or "BEGIN SOLUTION" in line
             if in_solution and "=" in line and "SOLUTION" not in line:
                 source_lines.append(line.strip())
-    reference_lines = [line.strip() for fn in (reference_module.momentum_step_lecture, reference_module.sgd_momentum_step)
-                       for line in inspect.getsource(fn).splitlines()
-                       if " = " in line and not line.strip().startswith(("#", "r\"", "\""))]
+    reference_lines = [
+        line.strip()
+        for fn in (reference_module.momentum_step_lecture, reference_module.sgd_momentum_step)
+        for line in inspect.getsource(fn).splitlines()
+        if " = " in line and not line.strip().startswith(("#", 'r"', '"'))
+    ]
     hidden_inputs = []
     for question in QUESTIONS.values():
         for cases in question.cases.values():
@@ -65,9 +68,14 @@ def secrets() -> list[str]:
 @pytest.mark.slow
 def test_artifacts_exist_at_fixed_paths():
     root = built_root()
-    for path in [paths.student_notebook(root, EXERCISE), paths.otter_zip(root, EXERCISE),
-                 paths.nbgrader_notebook(root, "source", EXERCISE), paths.nbgrader_notebook(root, "release", EXERCISE),
-                 paths.nbgrader_course(root) / "nbgrader_config.py", paths.nbgrader_course(root) / "gradebook.db"]:
+    for path in [
+        paths.student_notebook(root, EXERCISE),
+        paths.otter_zip(root, EXERCISE),
+        paths.nbgrader_notebook(root, "source", EXERCISE),
+        paths.nbgrader_notebook(root, "release", EXERCISE),
+        paths.nbgrader_course(root) / "nbgrader_config.py",
+        paths.nbgrader_course(root) / "gradebook.db",
+    ]:
         assert path.is_file(), path
 
 
@@ -86,7 +94,9 @@ def test_points_are_stated_once_and_every_hidden_test_is_a_check():
     with zipfile.ZipFile(paths.otter_zip(built_root(), EXERCISE)) as archive:
         bundled = set(archive.namelist())
     assert {"files/autograder/checks/grading.py", "files/autograder/checks/momentum.py"} <= bundled
-    assert not any(name.startswith("files/autograder/") and name.endswith(("grade.py", "worker.py")) for name in bundled)
+    assert not any(
+        name.startswith("files/autograder/") and name.endswith(("grade.py", "worker.py")) for name in bundled
+    )
 
 
 @pytest.mark.slow
@@ -100,7 +110,9 @@ def test_otter_run_on_the_zip_gives_the_reference_full_marks_and_names_a_mistake
         folder = tmp_path / name
         folder.mkdir()
         nbformat.write(filled(student, answers), folder / f"{EXERCISE}.ipynb")
-        results[name] = grade_submission(str(folder / f"{EXERCISE}.ipynb"), str(paths.otter_zip(root, EXERCISE)), quiet=True)
+        results[name] = grade_submission(
+            str(folder / f"{EXERCISE}.ipynb"), str(paths.otter_zip(root, EXERCISE)), quiet=True
+        )
     assert results["reference"].total == results["reference"].possible == 7
     wrong = results["in_place"]
     sgd_checks = len(QUESTIONS[SGD].checks)  # the in-place mistake fails one of them
@@ -121,13 +133,20 @@ def test_nbgrader_autograde_on_the_release_gives_the_reference_full_marks_and_na
         submitted = course / "submitted" / student / EXERCISE / f"{EXERCISE}.ipynb"
         submitted.parent.mkdir(parents=True)
         nbformat.write(filled(release, answers), submitted)
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--create", "--force",
-                           "--log-level=ERROR"], cwd=course, env=paths.tool_environment(), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--create", "--force", "--log-level=ERROR"],
+        cwd=course,
+        env=paths.tool_environment(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         scores = {s: gradebook.find_submission_notebook(EXERCISE, EXERCISE, s).score for s in students}
         in_place = {g.name: g.score for g in gradebook.find_submission_notebook(EXERCISE, EXERCISE, "in_place").grades}
-    assert scores["reference"] == pytest.approx(7) and scores["in_place"] == pytest.approx(7 - 3 / len(QUESTIONS[SGD].checks))
+    assert scores["reference"] == pytest.approx(7) and scores["in_place"] == pytest.approx(
+        7 - 3 / len(QUESTIONS[SGD].checks)
+    )
     assert in_place[f"{SGD}-test_leaves_inputs_unchanged"] == 0
     graded = (course / "autograded" / "in_place" / EXERCISE / f"{EXERCISE}.ipynb").read_text()
     assert "modified its input `w` in place" in graded

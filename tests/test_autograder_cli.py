@@ -8,7 +8,10 @@ from autograder.cli import main
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["grade", "99_nope", "{tmp}", "--out", "{tmp}/out"], "unknown exercise '99_nope'; the exercises are: 04_momentum"),
+        (
+            ["grade", "99_nope", "{tmp}", "--out", "{tmp}/out"],
+            "unknown exercise '99_nope'; the exercises are: 04_momentum",
+        ),
         (["grade", "04_momentum", "{tmp}/missing", "--out", "{tmp}/out"], "no folder of submissions at"),
         (["grade", "04_momentum", "{tmp}", "--out", "{tmp}/out", "--root", "{tmp}/empty"], "04_momentum is not built"),
         (["grade", "04_momentum", "{tmp}", "--out", "{tmp}/out", "--engine", "docker"], "invalid choice: 'docker'"),

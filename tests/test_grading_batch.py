@@ -14,7 +14,7 @@ import pytest
 from fixtures.grading import EXERCISE, QUESTIONS, SGD, batch, built_root, read_grades, write
 
 from autograder.cli import main
-from autograder.grade import make_plan
+from autograder.decide import make_plan
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 8
@@ -29,11 +29,35 @@ def graded(request, tmp_path_factory):
     folder = write(tmp_path_factory.mktemp(f"subs-{engine}") / "submissions", submissions)
     out = tmp_path_factory.mktemp(f"out-{engine}")
     start = time.perf_counter()
-    assert main(["grade", EXERCISE, str(folder), "--out", str(out), "--engine", engine, "--jobs", str(JOBS),
-                 "--timeout", str(TIMEOUT_S), "--root", str(root)]) == 0
+    assert (
+        main(
+            [
+                "grade",
+                EXERCISE,
+                str(folder),
+                "--out",
+                str(out),
+                "--engine",
+                engine,
+                "--jobs",
+                str(JOBS),
+                "--timeout",
+                str(TIMEOUT_S),
+                "--root",
+                str(root),
+            ]
+        )
+        == 0
+    )
     seconds = time.perf_counter() - start
-    return {"engine": engine, "submissions": submissions, "grades": read_grades(out), "out": out,
-            "seconds": seconds, "possible": make_plan(root, EXERCISE).points}
+    return {
+        "engine": engine,
+        "submissions": submissions,
+        "grades": read_grades(out),
+        "out": out,
+        "seconds": seconds,
+        "possible": make_plan(root, EXERCISE).points,
+    }
 
 
 def feedback(graded, name: str) -> str:

@@ -8,8 +8,17 @@ from fixtures.grading import EXERCISE, batch, built_root, write
 from autograder.grade import grade_folder
 
 # Rows of every kind that finish quickly: good, mistaken, broken, raising, exiting, odd names.
-KINDS = ["good", "José Müller 2", "not_json", "empty_json", "syntax_error", "sys_exit", "exception_in_cell",
-         "mistake sgd_momentum_step dampening_on_first_step", "mistake momentum_step_lecture lr_outside_velocity"]
+KINDS = [
+    "good",
+    "José Müller 2",
+    "not_json",
+    "empty_json",
+    "syntax_error",
+    "sys_exit",
+    "exception_in_cell",
+    "mistake sgd_momentum_step dampening_on_first_step",
+    "mistake momentum_step_lecture lr_outside_velocity",
+]
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ from notebook_fill import EXERCISE, REFERENCE
 
 from autograder import paths
 from autograder.cli import main
-from autograder.grade import make_plan
+from autograder.decide import make_plan
 from autograder.sandbox import NO_SANDBOX_WARNING, sandbox_problem
 
 pytestmark = pytest.mark.slow

@@ -17,19 +17,17 @@ import functools
 import importlib
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from .records import Signature, decode_array, run_case
+from .records import Signature, decode_array, delegate_library_of_module, run_case
 
 # Float64 cases and a tight tolerance separate real mistakes from rounding; float32 cases
 # (which check that the outputs keep the inputs' dtype) allow float32's rounding.
 RTOL, ATOL = 1e-7, 1e-9
 FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6
-# Modules whose optimizers a graded update rule must not call, as they are imported.
-DELEGATE_MODULES = ("torch.optim", "optimlab", "optax", "keras", "tensorflow", "timm.optim", "transformers")
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,12 @@ class Finding:
     case: str = ""
     expected: str = ""
     got: str = ""
+    mistake_hints: tuple[str, ...] = ()  # the cataloged mistakes this matches, when any; `hint` joins them
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """Each piece of advice on its own: a matched mistake's hint, or the one hint."""
+        return self.mistake_hints or (self.hint,)
 
     def __str__(self) -> str:
         parts = [self.hint if self.hint.endswith(".") else self.hint + "."]
@@ -112,6 +116,7 @@ def load_exercise(exercise: str) -> dict[str, Question]:
 
 # ---------------------------------------------------------------- deciding a check
 
+
 def evaluate(question: Question, check: str, records: list[dict]) -> CheckResult:
     """Compare the student's records for `check` with the reference's; on failure, name the mistake."""
     expected = question.reference_records[check]
@@ -121,10 +126,12 @@ def evaluate(question: Question, check: str, records: list[dict]) -> CheckResult
         return CheckResult(False, Finding(check, f"the grader could not read your function's results ({error})"))
     if difference is None:
         return CheckResult(True)
-    hints = [m.hint for m in question.mistakes if _same_records(records, question.mistake_records(m, check))]
+    hints = tuple(
+        dict.fromkeys(m.hint for m in question.mistakes if _same_records(records, question.mistake_records(m, check)))
+    )
     finding = difference
     if hints:
-        finding.hint = " ".join(dict.fromkeys(hints))
+        finding.hint, finding.mistake_hints = " ".join(hints), hints
     return CheckResult(False, finding)
 
 
@@ -136,36 +143,53 @@ def first_difference(question: Question, check: str, records: list[dict], expect
     for case, got, want in zip(question.cases[check], records, expected):
         for index, want_step in enumerate(want["steps"]):
             got_step = got["steps"][index] if index < len(got["steps"]) else {"error": "no result for this step"}
-            where = _case_text(signature, case, want["steps"], index)
-            want_text = _outputs_text(signature, want_step["out"])
+
+            def finding(hint: str, got_text: str | None = None) -> Finding:
+                """The finding at this step; the case and outputs are put in words only here, on failure."""
+                where = _case_text(signature, case, want["steps"], index)  # noqa: B023  (used before the loop moves on)
+                if got_text is None:
+                    return Finding(check, hint, where)
+                return Finding(check, hint, where, _outputs_text(signature, want_step["out"]), got_text)  # noqa: B023
+
             if "error" in got_step:
-                return Finding(check, str(got_step["error"])[:400], where, want_text, "an error")
-            wrong = [name for name, g, w in zip(signature.returns, got_step["out"], want_step["out"]) if not _close(g, w)]
+                return finding(str(got_step["error"])[:400], "an error")
+            wrong = [
+                name for name, g, w in zip(signature.returns, got_step["out"], want_step["out"]) if not _close(g, w)
+            ]
             outputs = zip(signature.returns, got_step["out"], want_step["out"])
-            dtypes = [(name, g["dtype"], w["dtype"]) for name, g, w in outputs
-                      if isinstance(g, dict) and isinstance(w, dict) and g["dtype"] != w["dtype"]]
+            dtypes = [
+                (name, g["dtype"], w["dtype"])
+                for name, g, w in outputs
+                if isinstance(g, dict) and isinstance(w, dict) and g["dtype"] != w["dtype"]
+            ]
             if dtypes:
                 name, got_dtype, want_dtype = dtypes[0]
-                hint = (f"`{name}` comes back as {got_dtype} for {want_dtype} inputs: keep the inputs' dtype "
-                        "(compute with the tensors you are given: no tensors of another dtype, no .double())")
-                return Finding(check, hint, where, want_text, _outputs_text(signature, got_step["out"]))
+                hint = (
+                    f"`{name}` comes back as {got_dtype} for {want_dtype} inputs: keep the inputs' dtype "
+                    "(compute with the tensors you are given: no tensors of another dtype, no .double())"
+                )
+                return finding(hint, _outputs_text(signature, got_step["out"]))
             if wrong:
-                hint = (f"`{wrong[0]}` differs from the reference" + (" (and so does " + ", ".join(f"`{n}`" for n in wrong[1:]) + ")" if wrong[1:] else "")
-                        + "; compare your update with the formulas in the prompt.")
-                return Finding(check, hint, where, want_text, _outputs_text(signature, got_step["out"]))
+                hint = (
+                    f"`{wrong[0]}` differs from the reference"
+                    + (" (and so does " + ", ".join(f"`{n}`" for n in wrong[1:]) + ")" if wrong[1:] else "")
+                    + "; compare your update with the formulas in the prompt."
+                )
+                return finding(hint, _outputs_text(signature, got_step["out"]))
             if pure and got_step["modified"]:
-                name = got_step["modified"][0]
-                return Finding(check, modified_hint(name), where)
+                return finding(modified_hint(got_step["modified"][0]))
     return None
 
 
 def modified_hint(name: str) -> str:
-    return (f"your function modified its input `{name}` in place; step functions must be pure: write "
-            f"`{name} = ...` to build a new tensor instead of `{name} -= ...`, `{name}.mul_(...)` or `{name}[...] = ...`.")
+    return (
+        f"your function modified its input `{name}` in place; step functions must be pure: write "
+        f"`{name} = ...` to build a new tensor instead of `{name} -= ...`, `{name}.mul_(...)` or `{name}[...] = ...`."
+    )
 
 
 def _same_records(a: list[dict], b: list[dict]) -> bool:
-    """Whether two sides did the same on every case: same outputs (within tolerance), same errors, same in-place edits."""
+    """Whether two sides did the same on every case: same outputs (within tolerance), errors and in-place edits."""
     try:
         for x, y in zip(a, b, strict=True):
             for s, t in zip(x["steps"], y["steps"], strict=True):
@@ -175,7 +199,9 @@ def _same_records(a: list[dict], b: list[dict]) -> bool:
                     if s["error"] != t["error"]:
                         return False
                     continue
-                if s["modified"] != t["modified"] or not all(_close(g, w) for g, w in zip(s["out"], t["out"], strict=True)):
+                if s["modified"] != t["modified"] or not all(
+                    _close(g, w) for g, w in zip(s["out"], t["out"], strict=True)
+                ):
                     return False
     except (KeyError, TypeError, ValueError):
         return False
@@ -186,13 +212,19 @@ def _close(got, want) -> bool:
     """Same dtype, same shape and values within the dtype's tolerance; None (no state) matches only None."""
     if got is None or want is None:
         return got is None and want is None
+    if got == want:  # the same bytes: most outputs of a correct function, decided without decoding
+        return True
     g, w = decode_array(got), decode_array(want)
     rtol, atol = (FLOAT32_RTOL, FLOAT32_ATOL) if w.dtype == np.float32 else (RTOL, ATOL)
-    return g.dtype == w.dtype and g.shape == w.shape and bool(
-        np.allclose(g.astype(np.float64), w.astype(np.float64), rtol=rtol, atol=atol))
+    return (
+        g.dtype == w.dtype
+        and g.shape == w.shape
+        and bool(np.allclose(g.astype(np.float64), w.astype(np.float64), rtol=rtol, atol=atol))
+    )
 
 
 # ---------------------------------------------------------------- small forms for feedback
+
 
 def small(value) -> str:
     """A tensor or number in a few characters: up to 4 values, else the shape and the first 3."""
@@ -223,9 +255,12 @@ def _outputs_text(signature: Signature, outputs: list) -> str:
 
 # ---------------------------------------------------------------- delegation
 
+
 def delegation_hint(name: str, libraries: list[str]) -> str:
-    return (f"`{name}` calls {', '.join(libraries)} for the update: this question asks you to implement the "
-            "update rule yourself with tensor operations, so it earns 0 points.")
+    return (
+        f"`{name}` calls {', '.join(libraries)} for the update: this question asks you to implement the "
+        "update rule yourself with tensor operations, so it earns 0 points."
+    )
 
 
 def static_delegation(source: str, name: str, aliases: dict[str, str]) -> list[str]:
@@ -244,19 +279,21 @@ def static_delegation(source: str, name: str, aliases: dict[str, str]) -> list[s
             dotted = _dotted(inner)
             if dotted:
                 head, _, rest = dotted.partition(".")
-                found.add(_delegate_module(local.get(head, head) + (f".{rest}" if rest else "")))
+                found.add(delegate_library_of_module(local.get(head, head) + (f".{rest}" if rest else "")))
             if isinstance(inner, (ast.Import, ast.ImportFrom)):
-                found.update(_delegate_module(target) for target in import_aliases(inner).values())
+                found.update(delegate_library_of_module(target) for target in import_aliases(inner).values())
     return sorted(module for module in found if module)
 
 
 def import_aliases(tree: ast.AST) -> dict[str, str]:
-    """Name -> dotted target for every import statement in `tree` (`from torch import optim` gives optim -> torch.optim)."""
+    """Name -> dotted target for every import in `tree` (`from torch import optim` gives optim -> torch.optim)."""
     aliases = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                aliases[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
@@ -274,14 +311,8 @@ def _dotted(node: ast.AST) -> str:
     return ".".join([node.id, *reversed(parts)])
 
 
-def _delegate_module(dotted: str) -> str:
-    for module in DELEGATE_MODULES:
-        if dotted == module or dotted.startswith(module + "."):
-            return module
-    return ""
-
-
 # ---------------------------------------------------------------- native hidden tests (otter, nbgrader)
+
 
 def assert_check(exercise: str, question_name: str, check: str, fn: Callable) -> None:
     """Run the student's `fn` on `check`'s cases in this kernel; raise AssertionError naming the mistake.
@@ -304,7 +335,11 @@ def _static_delegation_of(fn: Callable) -> list[str]:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         return []
-    aliases = {name: getattr(value, "__name__", "") if inspect.ismodule(value) else f"{getattr(value, '__module__', '')}.{name}"
-               for name, value in getattr(fn, "__globals__", {}).items()
-               if inspect.ismodule(value) or callable(value)}
+    aliases = {
+        name: getattr(value, "__name__", "")
+        if inspect.ismodule(value)
+        else f"{getattr(value, '__module__', '')}.{name}"
+        for name, value in getattr(fn, "__globals__", {}).items()
+        if inspect.ismodule(value) or callable(value)
+    }
     return static_delegation(source, fn.__name__, aliases)

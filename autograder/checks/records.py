@@ -17,8 +17,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,15 +26,22 @@ import torch
 # dtypes a record may carry; anything else is converted to float64 before it leaves the call.
 ARRAY_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 MAX_ERROR_CHARS = 300
-# Code a graded update rule must not call: optimizer libraries and this course's own references.
-DELEGATE_PATHS = {
-    "/torch/optim/": "torch.optim",
-    "/optimlab/": "optimlab",
-    "/optax/": "optax",
-    "/keras/": "keras",
-    "/tensorflow/": "tensorflow",
-    "/timm/optim/": "timm.optim",
-    "/transformers/optimization": "transformers.optimization",
+# The one table of code a graded update rule must not call: optimizer libraries and this course's own
+# references, as they are imported. The source check (`grading.static_delegation`) matches a dotted name
+# against it; the run-time watch and the worker's switch-off match a code object's file
+# (`delegate_library_of_file`).
+DELEGATE_LIBRARIES = (
+    "torch.optim",
+    "optimlab",
+    "optax",
+    "keras",
+    "tensorflow",
+    "timm.optim",
+    "transformers.optimization",
+)
+# Each library's source as a fragment of a file path: its package folder, or its module file.
+_DELEGATE_FILES = {
+    library: (f"/{library.replace('.', '/')}/", f"/{library.replace('.', '/')}.py") for library in DELEGATE_LIBRARIES
 }
 
 
@@ -132,18 +139,35 @@ def _return_problem(result, signature: Signature) -> str:
     return ""
 
 
+def delegate_library_of_module(dotted: str) -> str:
+    """The library of DELEGATE_LIBRARIES that the dotted name `dotted` (a module or one of its members) is in, or ''."""
+    return next((library for library in DELEGATE_LIBRARIES if f"{dotted}.".startswith(f"{library}.")), "")
+
+
+def delegate_library_of_file(filename: str) -> str:
+    """The library of DELEGATE_LIBRARIES whose source `filename` is (a module file or a file of its package), or ''."""
+    filename = filename.replace("\\", "/")
+    return next(
+        (
+            library
+            for library, (package, module) in _DELEGATE_FILES.items()
+            if package in filename or module in filename
+        ),
+        "",
+    )
+
+
 @contextlib.contextmanager
 def watch_for_delegation(found: set[str], inside: Callable) -> Iterator[None]:
-    """Add to `found` each optimizer library (DELEGATE_PATHS) whose Python code `inside` calls in the block."""
+    """Add to `found` each optimizer library (DELEGATE_LIBRARIES) whose Python code `inside` calls in the block."""
     previous = sys.getprofile()
     own_code = getattr(inside, "__code__", None)
 
     def profile(frame, event, arg):
         if event == "call" and frame.f_code is not own_code:
-            filename = frame.f_code.co_filename.replace("\\", "/")
-            for fragment, library in DELEGATE_PATHS.items():
-                if fragment in filename:
-                    found.add(library)
+            library = delegate_library_of_file(frame.f_code.co_filename)
+            if library:
+                found.add(library)
 
     sys.setprofile(profile)
     try:
