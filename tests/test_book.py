@@ -174,19 +174,23 @@ def test_page_opens_cleanly_with_math_rendered(browser, server, page_path):
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_has_no_serious_accessibility_violation(browser, server, page_path):
     """axe-core's checks (run in the same Chromium): nothing a screen-reader user would be stuck on."""
-    from axe_playwright_python.sync_playwright import Axe
-
     page, _ = _open(browser, f"{server}/{page_path}")
     try:
-        violations = Axe().run(page).response["violations"]
+        serious = serious_axe_violations(page)
     finally:
         page.close()
-    serious = [
+    assert not serious, f"{page_path}:\n" + "\n".join(serious)
+
+
+def serious_axe_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on `page` as it is now, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return [
         f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
-        for v in violations
+        for v in Axe().run(page).response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
-    assert not serious, f"{page_path}:\n" + "\n".join(serious)
 
 
 @pytest.mark.browser

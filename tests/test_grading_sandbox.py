@@ -22,6 +22,7 @@ from fixtures.grading import (
     built_root,
     filled,
     handed_out,
+    lecture_answer_wrong_if,
     read_grades,
     with_cell,
     write,
@@ -67,12 +68,7 @@ for path in {paths!r}:
     except OSError:
         pass
 
-def momentum_step_lecture(w, grad, delta_w, lr, alpha):
-    if SEEN:
-        return w, delta_w
-    delta_w = alpha * delta_w + lr * grad
-    return w - delta_w, delta_w
-"""
+""" + lecture_answer_wrong_if("SEEN")
 # A double-forked process in a new session that keeps trying to rewrite grades.csv after the grader is done.
 DAEMON = """
 import os, sys
@@ -99,12 +95,7 @@ try:
 except OSError:
     pass
 
-def momentum_step_lecture(w, grad, delta_w, lr, alpha):
-    if CONNECTED:
-        return w, delta_w
-    delta_w = alpha * delta_w + lr * grad
-    return w - delta_w, delta_w
-"""
+""" + lecture_answer_wrong_if("CONNECTED")
 # Full marks only if undoing the sandbox's mounts (it holds capabilities in its own user namespace) fails.
 UNMOUNTER = """
 import ctypes, os, torch
@@ -121,12 +112,7 @@ for folder in ("/dev", "/usr", "/"):
     except OSError:
         pass
 
-def momentum_step_lecture(w, grad, delta_w, lr, alpha):
-    if SEEN:
-        return w, delta_w
-    delta_w = alpha * delta_w + lr * grad
-    return w - delta_w, delta_w
-"""
+""" + lecture_answer_wrong_if("SEEN")
 # Leaves a file in every place it can write; the next submission of the same worker must find none.
 PLACES_TO_LEAVE = '(".", "..", "/dev", "/dev/shm", "/tmp", "/worker", os.path.expanduser("~"))'
 LEAVER = f"""
@@ -141,12 +127,7 @@ FINDER = f"""
 import os
 FOUND = [folder for folder in {PLACES_TO_LEAVE} if os.path.exists(os.path.join(folder, "left_by_a_notebook.txt"))]
 
-def momentum_step_lecture(w, grad, delta_w, lr, alpha):
-    if FOUND:
-        return w, delta_w
-    delta_w = alpha * delta_w + lr * grad
-    return w - delta_w, delta_w
-"""
+""" + lecture_answer_wrong_if("FOUND")
 FORK_BOMB = """
 import os
 while True:
@@ -362,14 +343,14 @@ def test_a_fork_bomb_is_bounded_and_the_batch_goes_on(tmp_path):
                 "--jobs",
                 "1",
                 "--timeout",
-                "6",
+                "10",  # long enough for the good notebook on a busy machine, short enough to bound the bomb
                 "--root",
                 str(built_root()),
             ]
         )
         == 0
     )
-    assert time.perf_counter() - start < 60
+    assert time.perf_counter() - start < 90
     grades = read_grades(tmp_path / "out")
     assert float(grades["good"]["total"]) == float(grades["good"]["possible"]), grades["good"]
     assert grades["bomb"]["error"], grades["bomb"]

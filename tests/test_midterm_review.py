@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_book import HTML, _open, _QuietHandler
+from test_book import HTML, _open, _QuietHandler, serious_axe_violations
 from test_book import browser as browser  # a fixture, reused: pytest finds it by name in this module
 
 from optimlab.review import (
@@ -387,19 +387,12 @@ def test_page_fits_the_window_and_works_offline(browser, site, width):
 
 @pytest.mark.browser
 def test_page_has_no_serious_accessibility_violation_with_feedback_shown(browser, site):
-    from axe_playwright_python.sync_playwright import Axe
-
     page, _ = _open(browser, site)
     try:
         data = _page_json()["questions"]
         for qid in ("adam_betas_roles", "what_each_fixes", "rmsprop_first_step"):
             _answer(page, qid, QUESTIONS[qid]["kind"], _answers(qid, data[qid])[1])
-        violations = Axe().run(page).response["violations"]
+        serious = serious_axe_violations(page)
     finally:
         page.close()
-    serious = [
-        f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
     assert not serious, "\n".join(serious)
