@@ -56,9 +56,17 @@ $(WHEELHOUSE): requirements.txt tests/colab_packages.txt | $(INSTALLED)
 
 wheelhouse: $(WHEELHOUSE)
 
-# Student notebooks, the otter autograder zips and the nbgrader course.
-artifacts: install
+# Student notebooks, the otter autograder zips and the nbgrader course, rebuilt only when what
+# they are made of changes (the zips carry the grader and optimlab).
+ARTIFACTS := _build/exercises/.built
+ARTIFACT_SOURCES := $(wildcard exercises/*.ipynb) requirements.txt \
+	$(shell find autograder optimlab \( -name '*.py' -o -name '*.yaml' \) 2>/dev/null)
+
+artifacts: install $(ARTIFACTS)
+
+$(ARTIFACTS): $(ARTIFACT_SOURCES) | $(INSTALLED)
 	$(PY) -m autograder build
+	touch $@
 
 # The HTML book; chapters execute through Jupyter Book's cache, so a rebuild runs only what changed.
 # The cache keys on a chapter's own code, so a change to optimlab (which the chapters import)

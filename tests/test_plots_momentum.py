@@ -6,6 +6,7 @@ import torch
 from optimlab.experiments import (
     CONVENTIONS,
     RATE_SWEEP,
+    RAVINE,
     DigitsSweepConfig,
     contraction_rates,
     measured_rates,
@@ -50,3 +51,29 @@ def test_plot_digits_seeds_draws_a_band_per_momentum_and_a_dot_per_seed():
     dots = [line for line in accuracy_ax.lines if line.get_marker() == "o"]
     assert [len(line.get_ydata()) for line in dots] == [3, 3]
     np.testing.assert_allclose(dots[1].get_ydata(), 100 * result.test_accuracy[:, 1].numpy())
+
+
+def test_the_panels_quick_render_shows_what_a_full_draw_shows():
+    """render_png draws only the lines and title over a cached background: after two different settings,
+    its picture matches a full draw of the same figure but for antialiasing where a grid line crosses a line."""
+    import io
+
+    from matplotlib.image import imread
+
+    from optimlab.plots.momentum import MomentumPanel
+
+    ravine = run_quadratic(RAVINE)
+    panel = MomentumPanel(RAVINE.curvatures, steps=50)
+    losses = torch.linspace(2.0, 0.01, 50).unsqueeze(0)
+    panel.show(ravine.trajectories[0], losses[0], "first setting")
+    panel.render_png()  # caches the background
+    panel.show(ravine.trajectories[3], losses[0] * 0.5, "second setting")
+    quick = imread(io.BytesIO(panel.render_png()))
+    full_png = io.BytesIO()
+    panel.figure.savefig(full_png, format="png", dpi=panel.figure.dpi)
+    full = imread(io.BytesIO(full_png.getvalue()))
+    assert quick.shape == full.shape
+    differing = np.abs(quick - full).max(axis=-1) > 0.1
+    assert differing.mean() < 0.005, f"{differing.mean():.2%} of the pixels differ"
+    panel.show(ravine.trajectories[0], losses[0], "first setting")
+    assert np.abs(imread(io.BytesIO(panel.render_png())) - quick).max() > 0.5  # the picture did change

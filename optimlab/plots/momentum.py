@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from torch import Tensor
 
 from optimlab.plots.common import (
@@ -165,6 +168,34 @@ class MomentumPanel:
         self.figure.suptitle(" ")
         self.figure.draw_without_rendering()
         self.figure.set_layout_engine("none")
+        self._moving = (self.path_line, self.loss_line, self.figure._suptitle)
+        self._background = None  # everything but the moving artists, as pixels; made on the first render
+
+    def render_png(self) -> bytes:
+        """The figure as a PNG, drawing only the lines and the title over a cached picture of the rest.
+
+        A full draw spends most of its time on what never changes between settings (the
+        ravine's contours, the ticks and their labels); here that is drawn once. The moving
+        artists are drawn on top, so a grid line that crosses them in a full draw is under
+        them here: the only difference.
+        """
+        canvas = self.figure.canvas
+        if not isinstance(canvas, FigureCanvasAgg):
+            canvas = FigureCanvasAgg(self.figure)
+        if self._background is None:
+            visible = [artist.get_visible() for artist in self._moving]
+            for artist in self._moving:
+                artist.set_visible(False)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for artist, was_visible in zip(self._moving, visible, strict=True):
+                artist.set_visible(was_visible)
+        canvas.restore_region(self._background)
+        for artist in self._moving:
+            self.figure.draw_artist(artist)
+        png = io.BytesIO()
+        imsave(png, np.asarray(canvas.buffer_rgba()), format="png")
+        return png.getvalue()
 
     def _loss_steps(self, smoothed: Tensor) -> np.ndarray:
         """The step at the end of each window of batches."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import ipywidgets as widgets
-from IPython.display import HTML
+from IPython.display import HTML, Image
 
 from optimlab.experiments.momentum import (
     DIGITS_SAME_LR,
@@ -57,9 +57,9 @@ class MomentumExplorer:
     A slider change moves the panel's existing lines: the ravine path at once (it takes
     well under a millisecond), the digits loss at once if that setting was computed
     before, otherwise after a background run, with a progress bar and a faded curve
-    meanwhile. The figure is redrawn with ``canvas.draw_idle()`` and, as the usual
-    ``inline`` backend (Jupyter, Colab) shows no live canvas, published again in the
-    widget's output area.
+    meanwhile. As the usual ``inline`` backend (Jupyter, Colab) shows no live canvas,
+    each redraw publishes the panel as a PNG in the widget's output area; only the lines
+    and the title are drawn again (:meth:`MomentumPanel.render_png`).
     """
 
     def __init__(self, *, momentum: float = 0.9, lr: float = 0.05, dampening: float = 0.0):
@@ -127,11 +127,11 @@ class MomentumExplorer:
         self._publish()
 
     def _publish(self) -> None:
-        self.panel.figure.canvas.draw_idle()
+        image = Image(data=self.panel.render_png(), format="png")
         # Not `with self.output:`, which ties output to the kernel's current message and
         # misroutes it from a worker thread; setting the outputs directly works from any thread.
         self.output.outputs = ()
-        self.output.append_display_data(self.panel.figure)
+        self.output.append_display_data(image)
 
 
 def momentum_explorer(**initial: float) -> widgets.VBox:
