@@ -93,7 +93,7 @@ serve: $(HTML)
 $(HTML):
 	$(MAKE) book
 
-# Prints where grades.csv and the feedback pages are.
+# Prints where grades.csv, the feedback pages and the class report (report.html, report.json) are.
 grade: install
 	$(PY) -m autograder grade $(EXERCISE) $(SUBMISSIONS) --out $(OUT) --engine $(ENGINE) --jobs $(JOBS)
 

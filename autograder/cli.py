@@ -19,7 +19,8 @@ Build the exercises and grade submissions.
             nbgrader/                                an nbgrader course: source/, release/, gradebook.db
   grade   Grade a folder of submitted notebooks (file name = student id), each in a sandboxed
           process with time and memory limits that sees no hidden test; the grade is decided
-          outside it, against the reference. Writes OUT/grades.csv and OUT/feedback/*.html.
+          outside it, against the reference. Writes OUT/grades.csv, OUT/feedback/*.html and the
+          class report OUT/report.html (OUT/report.json): common mistakes, scores, errors, timing.
 """
 
 
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             f"graded {len(rows)} submissions ({failed} with errors) in {time.perf_counter() - start:.1f} s; "
             f"grades in {args.out.resolve() / 'grades.csv'}, feedback pages in {args.out.resolve() / 'feedback'}"
         )
+        print(f"class report: {args.out.resolve() / 'report.html'} (figures in {args.out.resolve() / 'report.json'})")
     return 0
 
 

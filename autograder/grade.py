@@ -11,13 +11,15 @@ For each submission the grader (this process, which never runs student code):
    function delegates the update to an optimizer library or gets around the watch for that.
 
 Then `autograder.report` writes OUT/grades.csv (submission, one column per question, total,
-possible, error) and OUT/feedback/SUBMISSION.html. The Gradescope autograder
+possible, error) and OUT/feedback/SUBMISSION.html, and `autograder.class_report` the class's
+view: OUT/report.html and OUT/report.json (common mistakes, scores, errors, timing). The Gradescope autograder
 (`autograder.gradescope`) grades its one submission with the same `submission.grade_submission`.
 """
 
 from __future__ import annotations
 
 import queue
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +72,7 @@ def grade_folder(
             idle.put(Sandbox(isolated=sandbox))
         # The workers now import torch and IPython, seconds each; this process imports the grading modules (torch,
         # nbformat) and computes the reference's records meanwhile: hence these imports here, not at the top.
+        from .class_report import write_class_report
         from .decide import join, make_plan
         from .report import write_report
         from .submission import grade_submission
@@ -78,17 +81,20 @@ def grade_folder(
         for question in plan.questions.values():
             question.reference_records  # noqa: B018  (computed once, before threads share it)
 
-        def grade_one(path: Path) -> Outcome:
+        def grade_one(path: Path) -> tuple[Outcome, float]:
+            """The submission's outcome and its wall time, from taking a worker to handing it back."""
             worker = idle.get()
+            start = time.perf_counter()
             try:
-                return grade_submission(path, plan, engine, worker, timeout)
+                outcome = grade_submission(path, plan, engine, worker, timeout)
             except Exception as error:  # a bug of ours must cost one row, not the batch
-                return plan.empty(f"the grader failed on this submission: {type(error).__name__}: {error}")
+                outcome = plan.empty(f"the grader failed on this submission: {type(error).__name__}: {error}")
             finally:
                 idle.put(worker)
+            return outcome, time.perf_counter() - start
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(
+            timed = list(
                 tqdm(pool.map(grade_one, files), total=len(files), unit="nb", desc=f"grading {exercise} ({engine})")
             )
     finally:
@@ -96,7 +102,7 @@ def grade_folder(
             idle.get().close()
 
     graded = []
-    for path, outcome in zip(files, outcomes):
+    for path, (outcome, _) in zip(files, timed):
         student = path.name[: -len(SUBMISSION_SUFFIX)]
         if not student:
             outcome.error = join(
@@ -105,4 +111,6 @@ def grade_folder(
         if not sandbox:
             outcome.error = join([NO_SANDBOX_WARNING, outcome.error])
         graded.append((student, outcome))
-    return write_report(out, plan, graded)
+    rows = write_report(out, plan, graded)
+    write_class_report(out, plan, graded, [seconds for _, seconds in timed])
+    return rows

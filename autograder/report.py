@@ -28,17 +28,23 @@ class HintGroup:
 
 def write_report(out: Path, plan: Plan, graded: list[tuple[str, Outcome]]) -> list[dict]:
     """Write OUT/grades.csv and OUT/feedback/STUDENT.html for each (student id, outcome); returns the CSV's rows."""
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
-    rows, used_names = [], set()
-    for student, outcome in graded:
+    folder = out / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for (student, outcome), page in zip(graded, feedback_file_names([student for student, _ in graded])):
         rows.append(grades_row(student, outcome, plan))
-        page = feedback_file_name(student, used_names)
-        (out / "feedback" / page).write_text(feedback_page(student, outcome, plan), encoding="utf-8")
+        (folder / page).write_text(feedback_page(student, outcome, plan, folder), encoding="utf-8")
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["submission", *plan.questions, "total", "possible", "error"])
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def feedback_file_names(students: list[str]) -> list[str]:
+    """The feedback page's file name of each student, in order (OUT/feedback/NAME)."""
+    used: set[str] = set()
+    return [feedback_file_name(student, used) for student in students]
 
 
 def grades_row(student: str, outcome: Outcome, plan: Plan) -> dict:
@@ -103,8 +109,9 @@ def question_feedback_text(result: QuestionResult) -> str:
     return "\n".join(lines)
 
 
-def feedback_page(student: str, outcome: Outcome, plan: Plan) -> str:
-    """Per question: the points, each hint once, and under it the failing checks with their first failing case."""
+def feedback_page(student: str, outcome: Outcome, plan: Plan, folder: Path = Path(".")) -> str:
+    """Per question: the points, each hint once with a link to the book section that teaches the fix, and under it
+    the failing checks with their first failing case. `folder` is where the page goes (for relative links)."""
     e = html.escape
     total = sum(r.score for r in outcome.questions.values())
     possible = sum(plan.possible(q) for q in plan.questions)
@@ -125,10 +132,21 @@ def feedback_page(student: str, outcome: Outcome, plan: Plan) -> str:
         items = []
         for group in hint_groups(result):
             checks = [_check_item(finding) for finding in group.findings if finding.check]
-            items.append(f"<li>{e(group.hint)}" + (f"<ul>{''.join(checks)}</ul>" if checks else "") + "</li>")
+            link = book_link(plan.questions[name].label_of(group.hint), folder)
+            items.append(f"<li>{e(group.hint)} {link}" + (f"<ul>{''.join(checks)}</ul>" if checks else "") + "</li>")
         parts.append("<ul>" + "".join(items) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def book_link(label: str, folder: Path) -> str:
+    """A link to `label`'s section of the book, for a page in `folder`, named by the section's title."""
+    from . import book  # here: the Gradescope zip carries this module for its text feedback, not the book's sources
+
+    return (
+        f"<a class='book' href='{html.escape(book.url(label, folder))}'>"
+        f"Read in the book: {html.escape(book.target(label).title)}</a>"
+    )
 
 
 def _check_item(finding: Finding) -> str:

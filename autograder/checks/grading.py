@@ -40,11 +40,13 @@ class Check:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A common wrong solution, kept as test data: its step function and the hint that names it."""
+    """A common wrong solution, kept as test data: its step function, the hint that names it and, when it is not
+    the question's, the label of the book section that teaches the fix."""
 
     name: str
     hint: str
     step: Callable
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,15 @@ class Question:
     reference: Callable
     checks: dict[str, Check]
     mistakes: tuple[Mistake, ...]
+    label: str  # the book section that teaches this question's fix: `(label)=` on a chapter's heading
+
+    def label_of(self, hint: str) -> str:
+        """The book label for `hint`: its cataloged mistake's, else the question's (generic hints)."""
+        return next((m.label for m in self.mistakes if m.hint == hint and m.label), self.label)
+
+    def mistakes_named_by(self, hints) -> list[str]:
+        """The names of the cataloged mistakes whose hint is one of `hints`, in catalog order."""
+        return [m.name for m in self.mistakes if m.hint in hints]
 
     @functools.cached_property
     def cases(self) -> dict[str, list[dict]]:

@@ -130,7 +130,12 @@ def _lecture_mistakes() -> tuple[Mistake, ...]:
             velocity_not_updated,
         ),
         Mistake("modifies_delta_w_in_place", modified_hint("delta_w"), modifies_delta_w_in_place),
-        Mistake("outputs_swapped", "return the pair in the order (w, delta_w).", outputs_swapped),
+        Mistake(
+            "outputs_swapped",
+            "return the pair in the order (w, delta_w).",
+            outputs_swapped,
+            label="sec-momentum-exercises",
+        ),
         Mistake(
             "gradient_averaged",
             "each coordinate moves with its own gradient: do not average (or sum) the gradient over the tensor.",
@@ -278,6 +283,7 @@ def _sgd_mistakes() -> tuple[Mistake, ...]:
             "dampening_on_buffer",
             "dampening scales the new gradient, not the old buffer: buf = momentum * buf + (1 - dampening) * grad.",
             dampening_on_buffer,
+            label="sec-momentum-pytorch",
         ),
         Mistake(
             "weight_decay_after_momentum",
@@ -300,6 +306,7 @@ def _sgd_mistakes() -> tuple[Mistake, ...]:
             "the learning rate must stay outside the buffer: buf = momentum * buf + "
             "(1 - dampening) * grad, then w = w - lr * buf (lr inside the velocity is the lecture's form).",
             lr_inside_buffer,
+            label="sec-momentum-conventions",
         ),
         Mistake(
             "lr_applied_twice",
@@ -314,7 +321,9 @@ def _sgd_mistakes() -> tuple[Mistake, ...]:
         ),
         Mistake("modifies_w_in_place", modified_hint("w"), modifies_w_in_place),
         Mistake("modifies_buf_in_place", modified_hint("buf"), modifies_buf_in_place),
-        Mistake("outputs_swapped", "return the pair in the order (w, buf).", outputs_swapped),
+        Mistake(
+            "outputs_swapped", "return the pair in the order (w, buf).", outputs_swapped, label="sec-momentum-exercises"
+        ),
         Mistake(
             "gradient_averaged",
             "each coordinate moves with its own gradient: do not average (or sum) the gradient over the tensor.",
@@ -331,6 +340,7 @@ def _sgd_mistakes() -> tuple[Mistake, ...]:
             "dampening is the share of the new gradient left out of the buffer: "
             "weight the gradient by (1 - dampening), not by dampening.",
             dampening_weights_gradient,
+            label="sec-momentum-pytorch",
         ),
     )
 
@@ -468,6 +478,7 @@ QUESTIONS = {
             "leaves_inputs_unchanged": Check(_lecture_probes, pure=True),
         },
         mistakes=_lecture_mistakes(),
+        label="sec-momentum-conventions",
     ),
     "sgd_momentum_step": Question(
         signature=Signature(
@@ -487,6 +498,7 @@ QUESTIONS = {
             "leaves_inputs_unchanged": Check(_sgd_probes, pure=True),
         },
         mistakes=_sgd_mistakes(),
+        label="sec-momentum-from-scratch",
     ),
     "rescale_velocity": Question(
         signature=Signature("rescale_velocity", ("delta_w", "old_lr", "new_lr"), ("delta_w",)),
@@ -498,5 +510,6 @@ QUESTIONS = {
             "leaves_inputs_unchanged": Check(_rescale_probes, pure=True),
         },
         mistakes=_rescale_mistakes(),
+        label="sec-momentum-pytorch",
     ),
 }
