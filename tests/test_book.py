@@ -260,10 +260,16 @@ def test_no_math_or_code_needs_a_sideways_scroll_at_1280px(browser, server, page
 def test_no_page_scrolls_sideways_on_a_phone(browser, server, page_path):
     page, _ = _open(browser, f"{server}/{page_path}", width=390)
     try:
-        page_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        sideways = sideways_scroll(page)
     finally:
         page.close()
-    assert page_width <= window_width, f"{page_path}: the page is {page_width}px wide in a {window_width}px window"
+    assert not sideways, f"{page_path}: {sideways}"
+
+
+def sideways_scroll(page) -> str:
+    """Why `page` as a whole scrolls sideways in its window, or "" when it does not."""
+    page_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    return f"the page is {page_width}px wide in a {window_width}px window" if page_width > window_width else ""
 
 
 @pytest.mark.parametrize("page_path", CHAPTERS_WITH_EXERCISES)

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from fixtures.grading import EXERCISE, LECTURE, QUESTIONS, built_root, handed_out, mistake_code, write
 from notebook_fill import REFERENCE, filled
-from test_book import HTML, _open, _QuietHandler, serious_axe_violations
+from test_book import HTML, _open, _QuietHandler, serious_axe_violations, sideways_scroll
 from test_book import browser as browser  # a fixture, reused: pytest finds it by name in this module
 
 from autograder import book
@@ -226,8 +226,8 @@ def served(graded):
 def test_the_page_opens_offline_fits_the_window_and_passes_axe(browser, served, width):
     page, problems = _open(browser, served, width=width)
     try:
-        page_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert page_width <= window_width, f"{page_width}px of page in a {window_width}px window"
+        sideways = sideways_scroll(page)
+        assert not sideways, sideways
         assert page.locator("svg[role=img]").count() == len(QUESTIONS)
         serious = serious_axe_violations(page)
         assert not problems, "\n".join(problems)

@@ -182,6 +182,11 @@ def sgd_momentum_step(w, grad, buf, lr, momentum, dampening=0.0, weight_decay=0.
 """
 
 
+def grade(submissions: Path, out: Path, *options: str) -> int:
+    """`python -m autograder grade` on the built exercise, as an instructor types it; its exit code."""
+    return main(["grade", EXERCISE, str(submissions), "--out", str(out), "--root", str(built_root()), *options])
+
+
 @pytest.fixture(scope="module")
 def places(tmp_path_factory):
     """Folders outside the sandbox, each holding a canary file: a fake home, the submissions' parent, the output."""
@@ -235,26 +240,7 @@ def graded(request, places):
         subs = _batch(engine, submissions, out, folders, listener.getsockname()[1])
         write(submissions, {name: (nb, None) for name, nb in subs.items()})
         (submissions / "canary.txt").write_text(CANARY_TEXT)
-        assert (
-            main(
-                [
-                    "grade",
-                    EXERCISE,
-                    str(submissions),
-                    "--out",
-                    str(out),
-                    "--engine",
-                    engine,
-                    "--jobs",
-                    "2",
-                    "--timeout",
-                    str(TIMEOUT_S),
-                    "--root",
-                    str(built_root()),
-                ]
-            )
-            == 0
-        )
+        assert grade(submissions, out, "--engine", engine, "--jobs", "2", "--timeout", str(TIMEOUT_S)) == 0
         with pytest.raises(BlockingIOError):
             listener.accept()
     finally:
@@ -332,24 +318,8 @@ def test_a_fork_bomb_is_bounded_and_the_batch_goes_on(tmp_path):
     good = filled(blank, REFERENCE)
     submissions = write(tmp_path / "submissions", {"good": (good, None), "bomb": (with_cell(good, FORK_BOMB), None)})
     start = time.perf_counter()
-    assert (
-        main(
-            [
-                "grade",
-                EXERCISE,
-                str(submissions),
-                "--out",
-                str(tmp_path / "out"),
-                "--jobs",
-                "1",
-                "--timeout",
-                "10",  # long enough for the good notebook on a busy machine, short enough to bound the bomb
-                "--root",
-                str(built_root()),
-            ]
-        )
-        == 0
-    )
+    # --timeout 10: long enough for the good notebook on a busy machine, short enough to bound the bomb.
+    assert grade(submissions, tmp_path / "out", "--jobs", "1", "--timeout", "10") == 0
     assert time.perf_counter() - start < 90
     grades = read_grades(tmp_path / "out")
     assert float(grades["good"]["total"]) == float(grades["good"]["possible"]), grades["good"]
@@ -363,8 +333,7 @@ def test_nothing_a_submission_leaves_reaches_the_next_one(tmp_path):
     finder = filled(blank, {**REFERENCE, LECTURE: FINDER})
     submissions = write(tmp_path / "submissions", {"1 leaver": (leaver, None), "2 finder": (finder, None)})
     # One worker grades both, in order.
-    command = ["grade", EXERCISE, str(submissions), "--out", str(tmp_path / "out"), "--jobs", "1"]
-    assert main([*command, "--timeout", str(TIMEOUT_S), "--root", str(built_root())]) == 0
+    assert grade(submissions, tmp_path / "out", "--jobs", "1", "--timeout", str(TIMEOUT_S)) == 0
     row = read_grades(tmp_path / "out")["2 finder"]
     assert float(row["total"]) == float(row["possible"]), row
 
@@ -376,7 +345,7 @@ def _one_good_submission(tmp_path: Path) -> Path:
 def test_grade_refuses_without_a_sandbox_and_says_how_to_enable_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("autograder.sandbox.sandbox_problem", lambda: "user namespaces are disabled")
     submissions = _one_good_submission(tmp_path)
-    assert main(["grade", EXERCISE, str(submissions), "--out", str(tmp_path / "out"), "--root", str(built_root())]) == 2
+    assert grade(submissions, tmp_path / "out") == 2
     message = capsys.readouterr().err
     assert "cannot grade safely: user namespaces are disabled" in message
     assert "apt install bubblewrap" in message and "--no-sandbox" in message
@@ -386,23 +355,7 @@ def test_grade_refuses_without_a_sandbox_and_says_how_to_enable_it(tmp_path, cap
 def test_no_sandbox_grades_with_a_warning_on_the_run_and_in_every_row(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("autograder.sandbox.sandbox_problem", lambda: "user namespaces are disabled")
     submissions = _one_good_submission(tmp_path)
-    assert (
-        main(
-            [
-                "grade",
-                EXERCISE,
-                str(submissions),
-                "--out",
-                str(tmp_path / "out"),
-                "--root",
-                str(built_root()),
-                "--no-sandbox",
-                "--timeout",
-                str(TIMEOUT_S),
-            ]
-        )
-        == 0
-    )
+    assert grade(submissions, tmp_path / "out", "--no-sandbox", "--timeout", str(TIMEOUT_S)) == 0
     assert NO_SANDBOX_WARNING in capsys.readouterr().err
     row = read_grades(tmp_path / "out")["good"]
     assert float(row["total"]) == float(row["possible"]) and row["error"] == NO_SANDBOX_WARNING, row

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_book import HTML, _open, _QuietHandler, serious_axe_violations
+from test_book import HTML, _open, _QuietHandler, serious_axe_violations, sideways_scroll
 from test_book import browser as browser  # a fixture, reused: pytest finds it by name in this module
 
 from optimlab.review import (
@@ -374,8 +374,8 @@ def test_page_fits_the_window_and_works_offline(browser, site, width):
     """_open aborts every request that leaves the machine and reports it as a problem."""
     page, problems = _open(browser, site, width=width)
     try:
-        page_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert page_width <= window_width, f"{page_width}px of page in a {window_width}px window"
+        sideways = sideways_scroll(page)
+        assert not sideways, sideways
         qid = "param_groups_code"  # prints "[0.01, 0.0]": typed without its spaces, still right
         feedback = _answer(page, qid, "code", run_snippet(QUESTIONS[qid]["code"]).replace(" ", ""))
         assert "quiz-right" in feedback.get_attribute("class")
