@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -23,9 +23,14 @@ def solution_code(exercise: str, question: str, exercises_dir: Path = paths.EXER
     """The source notebook's reference solution for `question`, without otter's markers."""
     source = exercises_dir / f"{exercise}.ipynb"
     for cell in nbformat.read(source, as_version=4).cells:
-        if cell.cell_type == "code" and f"def {question}(" in cell.source:
+        if cell.cell_type == "code" and defines(cell.source, question):
             return "\n".join(line for line in cell.source.splitlines() if "SOLUTION" not in line)
-    raise LookupError(f"no cell defines {question}() in {source}")
+    raise LookupError(f"no cell defines {question} in {source}")
+
+
+def defines(source: str, name: str) -> bool:
+    """Whether a cell's `source` defines `name` at its top level: a function, a class or an answer variable."""
+    return re.search(rf"^(?:def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*=", source, re.MULTILINE) is not None
 
 
 def reference_answers(exercise: str) -> dict[str, str]:
@@ -33,10 +38,13 @@ def reference_answers(exercise: str) -> dict[str, str]:
     return {question: solution_code(exercise, question) for question in load_exercise(exercise)}
 
 
-def as_answer(function: Callable, question: str) -> str:
-    """`function`'s source, renamed to define `question`: a student's answer cell."""
+def as_answer(function, question: str) -> str:
+    """`function`'s source (or class's), renamed to define `question`: a student's answer cell; for an answer that is
+    a value (a midterm question's), the assignment of its repr."""
+    if not callable(function):
+        return f"{question} = {function!r}"
     source = textwrap.dedent(inspect.getsource(function))
-    return source.replace(f"def {function.__name__}(", f"def {question}(", 1)
+    return re.sub(rf"^(def|class) {re.escape(function.__name__)}\b", rf"\1 {question}", source, count=1, flags=re.M)
 
 
 def cataloged_mistake(exercise: str, question: str, name: str) -> Mistake:
@@ -59,9 +67,9 @@ def filled(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat
     nb = copy.deepcopy(notebook)
     for question, code in answers.items():
         cells = [
-            c for c in nb.cells if c.cell_type == "code" and f"def {question}(" in c.source and "test_" not in c.source
+            c for c in nb.cells if c.cell_type == "code" and defines(c.source, question) and "test_" not in c.source
         ]
         if len(cells) != 1:
-            raise LookupError(f"expected one cell defining {question}(), found {len(cells)}")
+            raise LookupError(f"expected one cell defining {question}, found {len(cells)}")
         cells[0].source = code
     return nb

@@ -25,7 +25,7 @@ BUILT_BOOK = paths.DEFAULT_ROOT / "html"
 class Target:
     page: str  # relative to the book's root, e.g. chapters/04_momentum.html
     anchor: str
-    title: str  # the heading the label is on
+    title: str  # the heading the label is on, and its chapter's: "In PyTorch (Nesterov momentum)"
 
 
 @functools.cache
@@ -36,9 +36,18 @@ def targets(book_root: Path = paths.REPO) -> dict[str, Target]:
     from optimlab.review import book_labels
 
     return {
-        label: Target(f"{where['doc']}.html", make_id(label), where["title"])
+        label: Target(
+            f"{where['doc']}.html", make_id(label), f"{where['title']} ({_chapter_title(book_root, where['doc'])})"
+        )
         for label, where in book_labels(book_root).items()
     }
+
+
+@functools.cache
+def _chapter_title(book_root: Path, doc: str) -> str:
+    """The chapter's own heading (its first `# ` line), so that two sections called "In PyTorch" differ."""
+    text = (Path(book_root) / f"{doc}.md").read_text(encoding="utf-8")
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), doc)
 
 
 @functools.cache

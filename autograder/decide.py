@@ -27,11 +27,13 @@ from .checks.grading import (
     evaluate,
     import_aliases,
     load_exercise,
+    optimizers_allowed,
     static_delegation,
 )
 from .protocol import TAMPER_EVENT, switched_off_libraries
 
 OUTPUT_NOTE_CHARS = 2**20  # printing more than this is worth a note in the error column
+STUB_ERROR = "NotImplementedError"  # what nbgrader's blank in a solution cell raises, as the worker words it
 
 
 @dataclasses.dataclass
@@ -54,6 +56,7 @@ class Plan:
     exercise: str
     questions: dict[str, Question]
     points: dict[str, dict[str, float]]  # question -> check -> points
+    optimizers_allowed: bool = False  # an exercise on PyTorch's own optimizer API (`grading.optimizers_allowed`)
 
     def possible(self, question: str) -> float:
         return sum(self.points[question].values())
@@ -97,7 +100,7 @@ def plan_from_points(exercise: str, points: dict[str, dict[str, float]]) -> Plan
         missing = sorted(set(question.checks) - set(points.get(name, {})))
         if missing:
             raise ValueError(f"{exercise}: checks of {name} without a hidden test worth points: {missing}")
-    return Plan(exercise, questions, {name: dict(points[name]) for name in questions})
+    return Plan(exercise, questions, {name: dict(points[name]) for name in questions}, optimizers_allowed(exercise))
 
 
 # ---------------------------------------------------------------- one submission
@@ -106,11 +109,17 @@ def plan_from_points(exercise: str, points: dict[str, dict[str, float]]) -> Plan
 def decide(plan: Plan, cells: list[str], answer: dict, timeout: float) -> Outcome:
     """The outcome of a submission whose `cells` the sandbox ran, from the worker's `answer` (`autograder.worker`)."""
     events = _parse_events(answer["events"])
+    cell_errors = [e for e in events if e.get("event") == "cell_error" and _valid_index(e, cells)]
+    # nbgrader's blank (`raise NotImplementedError()`) left in answer cells: said once, the questions say which.
+    blanks = [e for e in cell_errors if e.get("error") == f"raised {STUB_ERROR}"]
     problems = [
-        f"the cell starting `{_first_line(cells[e['index']])}` {e['error']}"
-        for e in events
-        if e.get("event") == "cell_error" and _valid_index(e, cells)
+        f"the cell starting `{_first_line(cells[e['index']])}` {e['error']}" for e in cell_errors if e not in blanks
     ]
+    if blanks:
+        problems.append(
+            f"{len(blanks)} answer cell{'s' if len(blanks) > 1 else ''} still raise NotImplementedError "
+            "(left as handed out)"
+        )
     printed = next((e.get("chars", 0) for e in events if e.get("event") == "output"), 0)
     if isinstance(printed, int) and printed > OUTPUT_NOTE_CHARS:
         problems.append(f"the notebook printed {printed:,} characters; output is not kept")
@@ -157,7 +166,7 @@ def _grade_question(
             for step in record.get("steps", []) if isinstance(record.get("steps"), list) else []:
                 if isinstance(step, dict) and isinstance(step.get("error"), str):
                     delegated.update(switched_off_libraries(step["error"]))
-    if delegated:
+    if delegated and not plan.optimizers_allowed:
         result.findings.append(Finding("", delegation_hint(name, sorted(delegated))))
         return result
     for check, points in plan.points[name].items():
@@ -239,7 +248,9 @@ def _static_delegation(name: str, cells: list[str], aliases: dict[str, str]) -> 
     found = set()
     for source in cells:
         tree = _parse(source)
-        if tree is not None and any(isinstance(n, ast.FunctionDef) and n.name == name for n in ast.walk(tree)):
+        if tree is not None and any(
+            isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in ast.walk(tree)
+        ):
             found = set(static_delegation(ast.unparse(tree), name, aliases))  # the last definition counts
     return sorted(found)
 

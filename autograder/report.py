@@ -124,6 +124,12 @@ def feedback_page(student: str, outcome: Outcome, plan: Plan, folder: Path = Pat
     if outcome.error:
         parts.append(f"<p class='error'><strong>Problem:</strong> {e(outcome.error)}</p>")
     parts.append(f"<p><strong>Total: {total:g} / {possible:g}</strong></p>")
+    to_review = sections_to_review(outcome, plan)
+    if to_review:
+        links = "".join(f"<li>{book_link(label, folder)}</li>" for label in to_review)
+        parts.append(
+            f"<h2>To review</h2><p>The sections that teach what you missed, in the book's order:</p><ul>{links}</ul>"
+        )
     for name, result in outcome.questions.items():
         parts.append(f"<h2><code>{e(name)}</code>: {result.score:g} / {result.possible:g}</h2>")
         if not result.findings:
@@ -137,6 +143,17 @@ def feedback_page(student: str, outcome: Outcome, plan: Plan, folder: Path = Pat
         parts.append("<ul>" + "".join(items) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def sections_to_review(outcome: Outcome, plan: Plan) -> list[str]:
+    """The labels of the book sections behind every hint the submission got, once each, in the book's order."""
+    from . import book
+
+    labels = {}
+    for name, result in outcome.questions.items():
+        for group in hint_groups(result):
+            labels.setdefault(plan.questions[name].label_of(group.hint), len(labels))
+    return sorted(labels, key=lambda label: (book.target(label).page, labels[label]))
 
 
 def book_link(label: str, folder: Path) -> str:

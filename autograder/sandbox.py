@@ -35,7 +35,15 @@ from .protocol import SUBMISSION_ROOT, WORK_FOLDER, WORKER_HOME
 WORKER_GRACE_S = 30  # on top of a submission's own time limit, before the worker itself is presumed stuck
 PROBE_TIMEOUT_S = 30
 # The worker's own code, bound into the sandbox: nothing else of the project is there.
-WORKER_MODULES = ("__init__.py", "worker.py", "namespaces.py", "protocol.py", "checks/__init__.py", "checks/records.py")
+WORKER_MODULES = (
+    "__init__.py",
+    "worker.py",
+    "namespaces.py",
+    "protocol.py",
+    "checks/__init__.py",
+    "checks/records.py",
+    *sorted(f"checks/runners/{p.name}" for p in (paths.REPO / "autograder" / "checks" / "runners").glob("*.py")),
+)
 SANDBOX_PACKAGE_ROOT = "/opt/autograder"
 # The user and group the notebook runs as (nobody). Not 0: a user namespace may not map the root of
 # its parent without a capability that the sandbox drops.

@@ -46,10 +46,23 @@ def grade_submission(path: Path, plan: Plan, engine: str, sandbox: Sandbox, time
 def sandbox_request(plan: Plan, cells: list[str], timeout: float) -> dict:
     """What the worker needs to run a submission: its cells, the limits, each graded function's signature and cases."""
     questions = {
-        name: {"params": q.signature.params, "returns": q.signature.returns, "cases": q.cases}
+        name: {
+            "params": q.signature.params,
+            "returns": q.signature.returns,
+            "kinds": q.signature.kinds,
+            "exempt": q.signature.exempt,
+            "runner": q.runner,
+            "cases": q.cases,
+        }
         for name, q in plan.questions.items()
     }
-    return {"cells": cells, "timeout": timeout, "memory_mb": MEMORY_MB, "questions": questions}
+    return {
+        "cells": cells,
+        "timeout": timeout,
+        "memory_mb": MEMORY_MB,
+        "questions": questions,
+        "optimizers_allowed": plan.optimizers_allowed,
+    }
 
 
 def read_submission(path: Path) -> nbformat.NotebookNode:

@@ -48,11 +48,12 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from . import namespaces
+from .checks import runners  # noqa: F401  (registers every exercise's runners and makers before the blocker)
 from .checks.records import (
+    RUNNERS,
     Signature,
     delegate_library_of_file,
     describe_exception,
-    run_case,
     watch_for_delegation,
 )
 from .protocol import (
@@ -88,27 +89,50 @@ def main(argv: list[str] | None = None) -> int:
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
     shell = _make_shell()
-    switch_off_optimizers()
+    SWITCHED_OFF.update(switch_off_optimizers())
     for line in sys.stdin:
         channel.write(json.dumps(run_request(json.loads(line), shell, isolated)) + "\n")
         channel.flush()
     return 0
 
 
-def switch_off_optimizers() -> None:
-    """Give every loaded function of an optimizer library (DELEGATE_LIBRARIES) code that raises `switched_off_message`.
+# Each switched-off function's own code, kept by the worker only: a child restores it for an exercise on
+# PyTorch's optimizer API (`optimizers_allowed`) and, in every case, drops the table before student code runs.
+SWITCHED_OFF: dict[types.FunctionType, types.CodeType] = {}
+# The base class an optimizer written from scratch subclasses: it stays working (calling it is not an update).
+OPTIMIZER_BASE_FILE = "/torch/optim/optimizer.py"
 
-    Done once, before any student code runs: the original code objects are then unreachable
-    (and, with namespaces, their source folders hidden), so no name built at run time, no
-    reload and no switched-off profile hook brings them back. The new code keeps the file
-    name, so the profile watch of `records` still names the library when it is called.
+
+def switch_off_optimizers() -> dict[types.FunctionType, types.CodeType]:
+    """Give every loaded function of an optimizer library (DELEGATE_LIBRARIES) code that raises `switched_off_message`;
+    returns each function's original code.
+
+    Done once, before any student code runs: a child drops the originals before running a
+    submission, so the original code objects are then unreachable (and, with namespaces,
+    their source folders hidden): no name built at run time, no reload and no switched-off
+    profile hook brings them back. The new code keeps the file name, so the profile watch of
+    `records` still names the library when it is called. `torch.optim.Optimizer`'s own
+    methods stay: `AdamFromScratch` subclasses it.
     """
+    originals = {}
     for obj in gc.get_objects():
         if type(obj) is types.FunctionType:  # not isinstance: some objects warn when asked their __class__
-            library = delegate_library_of_file(obj.__code__.co_filename)
-            if library:
+            filename = obj.__code__.co_filename
+            library = delegate_library_of_file(filename)
+            if library and not filename.replace("\\", "/").endswith(OPTIMIZER_BASE_FILE):
+                originals[obj] = obj.__code__
                 code = _switched_off_code(len(obj.__code__.co_freevars), library)
-                obj.__code__ = code.replace(co_filename=obj.__code__.co_filename, co_name=obj.__code__.co_name)
+                obj.__code__ = code.replace(co_filename=filename, co_name=obj.__code__.co_name)
+    return originals
+
+
+def _settle_optimizers(allowed: bool) -> None:
+    """In a child, before student code: give the optimizer libraries back their code when the exercise is about
+    them, then forget the originals either way."""
+    if allowed:
+        for function, code in SWITCHED_OFF.items():
+            function.__code__ = code
+    SWITCHED_OFF.clear()
 
 
 @functools.cache
@@ -253,7 +277,10 @@ def _isolated_child(request: dict, shell: InteractiveShell, channel: int) -> Non
     namespaces.mount_tmpfs(SUBMISSION_ROOT, TMPFS_MB)
     os.mkdir(WORK_FOLDER, 0o700)
     proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY)
-    for folder in {os.path.dirname(torch.optim.__file__), WORKER_HOME, "/proc"}:
+    hidden = {WORKER_HOME, "/proc"} | (
+        set() if request.get("optimizers_allowed") else {os.path.dirname(torch.optim.__file__)}
+    )
+    for folder in hidden:
         namespaces.mount_tmpfs(folder, 1, read_only=True)
     namespaces.remount_read_only("/dev")  # bubblewrap's /dev is one tmpfs for every submission of the worker
     namespaces.mount_tmpfs("/dev/shm", SHM_MB)
@@ -273,6 +300,7 @@ def _isolated_child(request: dict, shell: InteractiveShell, channel: int) -> Non
 
 
 def _child(request: dict, shell: InteractiveShell, scratch: str, channel: int, mapped: int | None = None) -> None:
+    _settle_optimizers(bool(request.get("optimizers_allowed")))
     printed = _enter_sandbox(request, scratch, channel, _mapped_bytes() if mapped is None else mapped)
     emit = _Emitter(channel)
     timer = _SoftTimer()
@@ -288,14 +316,21 @@ def _child(request: dict, shell: InteractiveShell, scratch: str, channel: int, m
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))  # headroom to grade a notebook that filled its memory
     for name, question in request["questions"].items():
         emit({"event": "question", "name": name})
-        fn = shell.user_ns.get(name)
-        if not callable(fn):
+        if name not in shell.user_ns:
             emit({"event": "records", "name": name, "missing": True})
             continue
-        signature = Signature(name, tuple(question["params"]), tuple(question["returns"]))
+        subject = shell.user_ns[name]
+        signature = Signature(
+            name,
+            tuple(question["params"]),
+            tuple(question["returns"]),
+            tuple(question["kinds"]),
+            tuple(question["exempt"]),
+        )
+        run = RUNNERS[question["runner"]]
         with timer(request["timeout"] * QUESTION_SHARE):
             records = {
-                check: [run_case(fn, signature, case) for case in cases] for check, cases in question["cases"].items()
+                check: [run(subject, signature, case) for case in cases] for check, cases in question["cases"].items()
             }
         emit({"event": "records", "name": name, "checks": records})
     emit({"event": "done"})

@@ -159,7 +159,7 @@ def test_a_lone_return_value_must_be_the_tensor_itself():
     def returns_a_tuple(delta_w, old_lr, new_lr):
         return (delta_w * new_lr / old_lr,)
 
-    with pytest.raises(AssertionError, match="rescale_velocity returned tuple; it must return the tensor `delta_w`"):
+    with pytest.raises(AssertionError, match="rescale_velocity returned tuple for `delta_w`; it must be a tensor"):
         assert_check(EXERCISE, "rescale_velocity", "matches_reference", returns_a_tuple)
 
 

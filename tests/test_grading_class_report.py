@@ -28,9 +28,9 @@ from test_book import HTML, _open, _QuietHandler, serious_axe_violations, sidewa
 from test_book import browser as browser  # a fixture, reused: pytest finds it by name in this module
 
 from autograder import book
-from autograder.checks import EXERCISES
 from autograder.checks.grading import evaluate, load_exercise
 from autograder.cli import main
+from autograder.paths import discover_exercises
 
 pytestmark = pytest.mark.slow
 DEFINITIONS = load_exercise(EXERCISE)
@@ -201,7 +201,7 @@ def test_feedback_hints_link_to_the_section_that_teaches_the_fix(graded):
 
 def test_every_cataloged_mistake_of_every_exercise_has_a_section_in_the_built_book():
     assert (HTML / "chapters").is_dir(), "the book is not built: run `make book`"
-    for exercise in EXERCISES:
+    for exercise in discover_exercises():
         for name, question in load_exercise(exercise).items():
             labels = {question.label} | {question.label_of(m.hint) for m in question.mistakes}
             for label in labels:

@@ -396,3 +396,62 @@ def test_page_has_no_serious_accessibility_violation_with_feedback_shown(browser
     finally:
         page.close()
     assert not serious, "\n".join(serious)
+
+
+def test_the_graded_notebook_is_written_from_the_data_file_and_committed_as_written():
+    from optimlab.review.exercise import NOTEBOOK, notebook_text
+
+    assert NOTEBOOK.read_text(encoding="utf-8") == notebook_text(REVIEW), (
+        "exercises/11_midterm_review.ipynb differs from questions.yaml: run `python -m optimlab.review.exercise`"
+    )
+
+
+def test_the_graded_notebook_has_one_answer_variable_per_question_in_the_page_s_order():
+    import keyword
+
+    from autograder.checks.grading import load_exercise
+
+    questions = load_exercise("11_midterm_review")
+    assert list(questions) == [q["id"] for q in REVIEW.questions]
+    assert all(name.isidentifier() and not keyword.iskeyword(name) for name in questions)
+
+
+def test_a_graded_multiple_choice_letter_is_the_option_the_page_shows_at_that_place():
+    from optimlab.review.exercise import LETTERS, reference_answer
+
+    for q in REVIEW.questions:
+        if q["kind"] == "multiple_choice":
+            options = page_data(REVIEW, {})["questions"][q["id"]]["options"]
+            assert options[LETTERS.index(reference_answer(q))]["correct"], q["id"]
+
+
+def test_a_graded_code_answer_is_what_the_snippet_prints_and_spacing_does_not_count():
+    from autograder.checks.grading import evaluate, load_exercise
+    from autograder.checks.runners.midterm_review import record_answer
+
+    questions = load_exercise("11_midterm_review")
+    for q in REVIEW.questions:
+        if q["kind"] != "code":
+            continue
+        question = questions[q["id"]]
+        spaced = "\n\n" + "\n".join("  " + line + " " for line in run_snippet(q["code"]).splitlines()) + "\n"
+        assert evaluate(question, "answer", [record_answer(spaced, question.signature, {})]).passed, q["id"]
+        wrong = evaluate(question, "answer", [record_answer("0", question.signature, {})])
+        assert not wrong.passed and wrong.finding.hint == q["why_wrong"].strip()
+
+
+def test_a_matching_answer_earns_points_per_correct_pair():
+    from autograder.checks.grading import evaluate, load_exercise
+    from autograder.checks.runners.midterm_review import record_answer
+    from optimlab.review.exercise import reference_answer
+
+    questions = load_exercise("11_midterm_review")
+    q = next(q for q in REVIEW.questions if q["kind"] == "matching")
+    question, right = questions[q["id"]], reference_answer(q)
+    first, *rest = list(right)
+    half_right = {**right, first: right[rest[0]]} if right[rest[0]] != right[first] else {**right, first: "Z"}
+    record = record_answer(half_right, question.signature, {})
+    passed = {check: evaluate(question, check, [record]).passed for check in question.checks}
+    assert sum(passed.values()) == len(right) - 1
+    failed = next(check for check, ok in passed.items() if not ok)
+    assert evaluate(question, failed, [record]).finding.hint == q["why_wrong"][first].strip()

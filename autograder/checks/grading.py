@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .records import Signature, decode_array, delegate_library_of_module, run_case
+from . import runners  # noqa: F401  (registers the runners and makers of every exercise)
+from .records import RUNNERS, Signature, decode_array, delegate_library_of_module
 
 # Float64 cases and a tight tolerance separate real mistakes from rounding; float32 cases
 # (which check that the outputs keep the inputs' dtype) allow float32's rounding.
@@ -51,11 +52,25 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Question:
+    """A graded name: how it is called, its reference, its checks and its catalog of mistakes.
+
+    `runner` names how a case is run (`records.RUNNERS`: "steps" calls a step function through the
+    case's steps). By default a check compares the student's records with the reference's; a `judge`
+    decides each case from the student's record instead (for questions with many right answers, such
+    as a random shuffle): it returns '' when the case passes, else what is wrong, in words.
+    """
+
     signature: Signature
     reference: Callable
     checks: dict[str, Check]
     mistakes: tuple[Mistake, ...]
     label: str  # the book section that teaches this question's fix: `(label)=` on a chapter's heading
+    runner: str = "steps"
+    judge: Callable[[dict, dict], str] | None = None
+
+    def run(self, subject, case: dict) -> dict:
+        """The record of what `subject` (the student's, the reference or a mistake) does with `case`."""
+        return RUNNERS[self.runner](subject, self.signature, case)
 
     def label_of(self, hint: str) -> str:
         """The book label for `hint`: its cataloged mistake's, else the question's (generic hints)."""
@@ -75,13 +90,13 @@ class Question:
 
     def records_of(self, fn: Callable) -> dict[str, list[dict]]:
         """What `fn` does with every case of every check (only ever called on code we trust or in a sandbox)."""
-        return {name: [run_case(fn, self.signature, case) for case in cases] for name, cases in self.cases.items()}
+        return {name: [self.run(fn, case) for case in cases] for name, cases in self.cases.items()}
 
     def mistake_records(self, mistake: Mistake, check: str) -> list[dict]:
         """What `mistake` does with `check`'s cases; computed when a check first needs a diagnosis, then kept."""
         cache = self.__dict__.setdefault("_mistake_records", {})
         if (mistake.name, check) not in cache:
-            cache[mistake.name, check] = [run_case(mistake.step, self.signature, case) for case in self.cases[check]]
+            cache[mistake.name, check] = [self.run(mistake.step, case) for case in self.cases[check]]
         return cache[mistake.name, check]
 
 
@@ -117,12 +132,27 @@ class CheckResult:
 
 
 def load_exercise(exercise: str) -> dict[str, Question]:
-    """The questions of `exercise`, from `autograder.checks.<module>` (see `autograder.checks.EXERCISES`)."""
-    from . import EXERCISES
+    """The questions of `exercise`, from `autograder.checks.<topic>` (see `autograder.checks.check_module`)."""
+    return _exercise_module(exercise).QUESTIONS
 
-    if exercise not in EXERCISES:
-        raise LookupError(f"no hidden checks for exercise {exercise!r}; known: {', '.join(EXERCISES)}")
-    return importlib.import_module(f"{__package__}.{EXERCISES[exercise]}").QUESTIONS
+
+def optimizers_allowed(exercise: str) -> bool:
+    """Whether `exercise` is about PyTorch's own optimizer API (its module sets OPTIMIZERS_ALLOWED): then its
+    graded functions may call torch.optim, and the grading sandbox leaves it working."""
+    return bool(getattr(_exercise_module(exercise), "OPTIMIZERS_ALLOWED", False))
+
+
+def _exercise_module(exercise: str):
+    from . import check_module, known_exercises
+
+    try:
+        return importlib.import_module(f"{__package__}.{check_module(exercise)}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__package__}.{check_module(exercise)}":
+            raise
+        raise LookupError(
+            f"no hidden checks for exercise {exercise!r}; known: {', '.join(known_exercises())}"
+        ) from None
 
 
 # ---------------------------------------------------------------- deciding a check
@@ -132,6 +162,8 @@ def evaluate(question: Question, check: str, records: list[dict]) -> CheckResult
     """Compare the student's records for `check` with the reference's; on failure, name the mistake."""
     expected = question.reference_records[check]
     try:
+        if question.judge is not None:
+            return _judged(question, check, records)
         difference = first_difference(question, check, records, expected)
     except (KeyError, TypeError, ValueError, IndexError) as error:  # records from a sandbox may be malformed
         return CheckResult(False, Finding(check, f"the grader could not read your function's results ({error})"))
@@ -144,6 +176,20 @@ def evaluate(question: Question, check: str, records: list[dict]) -> CheckResult
     if hints:
         finding.hint, finding.mistake_hints = " ".join(hints), hints
     return CheckResult(False, finding)
+
+
+def _judged(question: Question, check: str, records: list[dict]) -> CheckResult:
+    """A check decided by the question's judge, case by case; a failure names the cataloged mistake it matches."""
+    cases = question.cases[check]
+    if len(records) != len(cases):
+        raise ValueError(f"{len(records)} case records for {len(cases)} cases")
+    for case, record in zip(cases, records):
+        errors = [step["error"] for step in record["steps"] if "error" in step]
+        hint = str(errors[0])[:400] if errors else question.judge(case, record)
+        if hint:
+            hints = tuple(dict.fromkeys(m.hint for m in question.mistakes if m.hint == hint))
+            return CheckResult(False, Finding(check, hint, mistake_hints=hints))
+    return CheckResult(True)
 
 
 def first_difference(question: Question, check: str, records: list[dict], expected: list[dict]) -> Finding | None:
@@ -220,11 +266,23 @@ def _same_records(a: list[dict], b: list[dict]) -> bool:
 
 
 def _close(got, want) -> bool:
-    """Same dtype, same shape and values within the dtype's tolerance; None (no state) matches only None."""
-    if got is None or want is None:
-        return got is None and want is None
+    """Same kind and values within tolerance: tensors of the same dtype and shape; numbers; lists and dicts item by
+    item; anything else (None, strings, booleans) only when equal."""
     if got == want:  # the same bytes: most outputs of a correct function, decided without decoding
         return True
+    if isinstance(want, bool) or isinstance(got, bool):
+        return False
+    if isinstance(want, (int, float)):
+        return isinstance(got, (int, float)) and bool(np.isclose(got, want, rtol=RTOL, atol=ATOL))
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(map(_close, got, want))
+    if isinstance(want, dict) and "mapping" in want:
+        if not (isinstance(got, dict) and isinstance(got.get("mapping"), dict)):
+            return False
+        g, w = got["mapping"], want["mapping"]
+        return g.keys() == w.keys() and all(_close(g[key], w[key]) for key in w)
+    if not (isinstance(want, dict) and isinstance(got, dict) and "dtype" in got):
+        return False
     g, w = decode_array(got), decode_array(want)
     rtol, atol = (FLOAT32_RTOL, FLOAT32_ATOL) if w.dtype == np.float32 else (RTOL, ATOL)
     return (
@@ -238,7 +296,16 @@ def _close(got, want) -> bool:
 
 
 def small(value) -> str:
-    """A tensor or number in a few characters: up to 4 values, else the shape and the first 3."""
+    """A tensor, number or list in a few characters: up to 4 values, else the shape (or length) and the first 3."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        items = [small(item) for item in value[:4]]
+        return "[" + ", ".join(items) + "]" if len(value) <= 4 else f"{len(value)} items [{', '.join(items[:3])}, ...]"
+    if isinstance(value, dict) and "made" in value:
+        return f"{value['made']}({', '.join(f'{k}={small(v)}' for k, v in value['args'].items())})"
+    if isinstance(value, dict) and "mapping" in value:
+        return "{" + ", ".join(f"{k!r}: {small(v)}" for k, v in list(value["mapping"].items())[:4]) + "}"
     if not isinstance(value, dict):
         return repr(value)
     array = decode_array(value)
@@ -283,10 +350,13 @@ def static_delegation(source: str, name: str, aliases: dict[str, str]) -> list[s
     """
     found = set()
     for node in ast.walk(ast.parse(source)):
-        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name):
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name):
             continue
         local = {**aliases, **import_aliases(node)}
-        for inner in ast.walk(node):
+        # A class is read from its body: its base (`torch.optim.Optimizer` for an optimizer written from scratch)
+        # is what the question asks for; the body calling another optimizer is not.
+        body = node.body if isinstance(node, ast.ClassDef) else [node]
+        for inner in (n for part in body for n in ast.walk(part)):
             dotted = _dotted(inner)
             if dotted:
                 head, _, rest = dotted.partition(".")
@@ -332,9 +402,9 @@ def assert_check(exercise: str, question_name: str, check: str, fn: Callable) ->
     own autograde, where the grader shares the student's kernel.
     """
     question = load_exercise(exercise)[question_name]
-    records = [run_case(fn, question.signature, case) for case in question.cases[check]]
+    records = [question.run(fn, case) for case in question.cases[check]]
     delegated = sorted({lib for record in records for lib in record["delegated"]} | set(_static_delegation_of(fn)))
-    if delegated:
+    if delegated and not optimizers_allowed(exercise):
         raise AssertionError(delegation_hint(question_name, delegated))
     result = evaluate(question, check, records)
     if not result.passed:

@@ -4,9 +4,16 @@ A *case* is a sequence of calls to one step function: the initial state (say `w`
 `delta_w`) and, for each step, the fresh inputs (`grad`, `lr`, ...). Each side (the
 student, the reference, a cataloged mistake) threads its own returned state into its next
 call, as in training. `run_case` turns the calls into a *record*: per step the returned
-tensors as data (dtype, shape, bytes), which inputs the call modified in place, or the
-error it raised, in words. Records are JSON, so the student's sandbox sends them to the
-grader without any object whose methods the student could have overridden.
+values as data (a tensor's dtype, shape and bytes; numbers, strings, lists and dicts as
+they are), which inputs the call modified in place, or the error it raised, in words.
+Records are JSON, so the student's sandbox sends them to the grader without any object
+whose methods the student could have overridden.
+
+`run_case` is the runner named "steps". A question that is not a step function (a class
+to train, a returned callable to probe, files to save and load, an answer to read) names
+another runner, registered with `@runner` by a module of `autograder.checks.runners`;
+an input that is not plain data (a seeded generator, a gradient function) is built in
+the sandbox by a `@maker` from a `made(...)` description.
 
 This module runs inside the student's sandbox and inside the otter autograder zip: it
 imports only the standard library, numpy and torch.
@@ -45,19 +52,78 @@ _DELEGATE_FILES = {
 }
 
 
+# What a returned value may be (`Signature.kinds`), and the words a feedback uses for it.
+KINDS = {
+    "tensor": "a tensor",
+    "optional tensor": "a tensor (or None where there is no state yet)",
+    "number": "a number",
+    "tensors": "a list of tensors",
+    "numbers": "a list of numbers",
+    "any": "a value",
+}
+# `Signature.exempt` for an exercise about PyTorch's own optimizer API (`OPTIMIZERS_ALLOWED`): no call is delegation.
+EXEMPT_ALL = ("/",)
+RUNNERS: dict[str, Callable] = {}
+MAKERS: dict[str, Callable] = {}
+
+
 @dataclass(frozen=True)
 class Signature:
-    """How a graded function is called: its positional parameters and the names of what it returns."""
+    """How a graded function is called: its positional parameters, the names of what it returns, what each
+    returned value must be (`KINDS`; by default a tensor, or an optional tensor when there are several), and
+    the source files (path fragments) it may call without that counting as delegation."""
 
     name: str
     params: tuple[str, ...]
     returns: tuple[str, ...]
+    kinds: tuple[str, ...] = ()
+    exempt: tuple[str, ...] = ()
+
+    def kind_of(self, index: int) -> str:
+        if self.kinds:
+            return self.kinds[index]
+        return "tensor" if len(self.returns) == 1 else "optional tensor"
+
+
+def runner(name: str) -> Callable:
+    """Register `fn(subject, signature, case) -> record` as the runner `name` (`Question.runner`)."""
+
+    def register(fn: Callable) -> Callable:
+        RUNNERS[name] = fn
+        return fn
+
+    return register
+
+
+def maker(name: str) -> Callable:
+    """Register `fn(**args) -> object` as the maker `name`: `made(name, **args)` in a case becomes its result."""
+
+    def register(fn: Callable) -> Callable:
+        MAKERS[name] = fn
+        return fn
+
+    return register
+
+
+def made(name: str, **args) -> dict:
+    """An input built in the sandbox by the maker `name` from `args` (tensors, numbers), as plain data."""
+    return {"made": name, "args": {key: encode(value) for key, value in args.items()}}
+
+
+@maker("generator")
+def seeded_generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
 
 
 def encode(value):
-    """A tensor (or array) as {dtype, shape, data}; None and numbers as they are."""
-    if value is None or isinstance(value, (bool, int, float)):
+    """A tensor (or array) as {dtype, shape, data}; None, numbers and strings as they are; lists and dicts of
+    those as lists and {"mapping": {...}} (keys as strings)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (list, tuple)):
+        return [encode(item) for item in value]
+    if isinstance(value, dict):
+        return {"mapping": {str(key): encode(item) for key, item in value.items()}}
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if str(value.dtype).removeprefix("torch.") not in ARRAY_DTYPES:
@@ -76,10 +142,19 @@ def decode_array(data) -> np.ndarray:
 
 
 def decode(value):
-    """An encoded input back as a tensor (None and numbers unchanged)."""
-    return torch.from_numpy(decode_array(value)) if isinstance(value, dict) else value
+    """An encoded input back as what it was: a tensor, a list, a dict, or the object a `made` input describes."""
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "made" in value:
+        return MAKERS[value["made"]](**{key: decode(item) for key, item in value["args"].items()})
+    if "mapping" in value:
+        return {key: decode(item) for key, item in value["mapping"].items()}
+    return torch.from_numpy(decode_array(value))
 
 
+@runner("steps")
 def run_case(fn: Callable, signature: Signature, case: dict) -> dict:
     """Call `fn` through `case`'s steps, threading its own returned state; the record of what it did.
 
@@ -90,24 +165,37 @@ def run_case(fn: Callable, signature: Signature, case: dict) -> dict:
     steps, delegated = [], set()
     for step in case["steps"]:
         args = {**state, **{name: decode(value) for name, value in step.items()}}
-        before = {name: encode(value) for name, value in args.items() if isinstance(value, torch.Tensor)}
-        try:
-            with watch_for_delegation(delegated, inside=fn):
-                result = fn(*(args[name] for name in signature.params))
-        except (Exception, SystemExit) as error:  # any student bug: recorded in words, never re-raised
-            steps.append({"error": f"calling {signature.name} raised {describe_exception(error)}"})
+        recorded, outputs = call_and_record(fn, signature, args, delegated)
+        steps.append(recorded)
+        if "error" in recorded or delegated:  # after delegation the question scores 0 whatever it returns
             break
-        if delegated:  # the question scores 0 whatever it returns; the profiled library calls are slow
-            break
-        problem = _return_problem(result, signature)
-        if problem:
-            steps.append({"error": problem})
-            break
-        outputs = (result,) if len(signature.returns) == 1 else result
-        modified = sorted(name for name, data in before.items() if encode(args[name]) != data)
-        steps.append({"out": [encode(value) for value in outputs], "modified": modified})
         state.update({name: value for name, value in zip(signature.returns, outputs) if name in state})
     return {"steps": steps, "delegated": sorted(delegated)}
+
+
+def record_call(fn: Callable, signature: Signature, args: dict, delegated: set[str]) -> dict:
+    """One call `fn(*args[p] for p in signature.params)` as a record step (see `call_and_record`)."""
+    return call_and_record(fn, signature, args, delegated)[0]
+
+
+def call_and_record(fn: Callable, signature: Signature, args: dict, delegated: set[str]) -> tuple[dict, tuple]:
+    """One call as a record step, {"out": [...], "modified": [...]} or {"error": "..."}, and the returned values.
+
+    The call runs under the delegation watch; an exception, or a returned value not of the signature's
+    kinds, becomes the error in words (and no values).
+    """
+    before = {name: encode(value) for name, value in args.items() if isinstance(value, torch.Tensor)}
+    try:
+        with watch_for_delegation(delegated, inside=fn, exempt=signature.exempt):
+            result = fn(*(args[name] for name in signature.params))
+    except (Exception, SystemExit) as error:  # any student bug: recorded in words, never re-raised
+        return {"error": f"calling {signature.name} raised {describe_exception(error)}"}, ()
+    problem = _return_problem(result, signature)
+    if problem:
+        return {"error": problem}, ()
+    outputs = (result,) if len(signature.returns) == 1 else tuple(result)
+    modified = sorted(name for name, data in before.items() if encode(args[name]) != data)
+    return {"out": [encode(value) for value in outputs], "modified": modified}, outputs
 
 
 def describe_exception(error: BaseException) -> str:
@@ -118,25 +206,39 @@ def describe_exception(error: BaseException) -> str:
 
 
 def _return_problem(result, signature: Signature) -> str:
-    """'' when `result` is as the signature names it, else what is wrong, in words.
-
-    One name: a tensor. Several: a tuple of tensors, where None may stand for a state that
-    does not exist (SGD's buffer at momentum 0); comparing with the reference judges it.
-    """
+    """'' when `result` is as the signature names it (one value, or a tuple of them), else what is wrong, in words."""
     if len(signature.returns) == 1:
-        if not isinstance(result, torch.Tensor):
-            got = "None" if result is None else type(result).__name__
-            return f"{signature.name} returned {got}; it must return the tensor `{signature.returns[0]}`"
-        return ""
-    pair = f"({', '.join(signature.returns)})"
+        return _kind_problem(result, signature.kind_of(0), signature.name, signature.returns[0])
+    names = f"({', '.join(signature.returns)})"
     if result is None:
-        return f"{signature.name} returned None; it must return {pair}"
+        return f"{signature.name} returned None; it must return {names}"
     if not isinstance(result, tuple) or len(result) != len(signature.returns):
-        return f"{signature.name} must return the tuple {pair}, got {type(result).__name__}"
-    for name, value in zip(signature.returns, result):
-        if value is not None and not isinstance(value, torch.Tensor):
-            return f"{signature.name} returned {type(value).__name__} for `{name}`; it must be a tensor"
+        return f"{signature.name} must return the tuple {names}, got {type(result).__name__}"
+    for index, (name, value) in enumerate(zip(signature.returns, result)):
+        problem = _kind_problem(value, signature.kind_of(index), signature.name, name)
+        if problem:
+            return problem
     return ""
+
+
+def _kind_problem(value, kind: str, function: str, name: str) -> str:
+    def is_number(x) -> bool:
+        return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)
+
+    fits = {
+        "tensor": lambda: isinstance(value, torch.Tensor),
+        "optional tensor": lambda: value is None or isinstance(value, torch.Tensor),
+        "number": lambda: is_number(value),
+        "tensors": lambda: isinstance(value, (list, tuple)) and all(isinstance(x, torch.Tensor) for x in value),
+        "numbers": lambda: isinstance(value, (list, tuple)) and all(is_number(x) for x in value),
+        "any": lambda: True,
+    }[kind]
+    if fits():
+        return ""
+    got = "None" if value is None else type(value).__name__
+    if kind == "number" and isinstance(value, torch.Tensor):
+        got += " (use float(...) or .item() to return a plain number)"
+    return f"{function} returned {got} for `{name}`; it must be {KINDS[kind]}"
 
 
 def delegate_library_of_module(dotted: str) -> str:
@@ -158,15 +260,17 @@ def delegate_library_of_file(filename: str) -> str:
 
 
 @contextlib.contextmanager
-def watch_for_delegation(found: set[str], inside: Callable) -> Iterator[None]:
-    """Add to `found` each optimizer library (DELEGATE_LIBRARIES) whose Python code `inside` calls in the block."""
+def watch_for_delegation(found: set[str], inside: Callable, exempt: tuple[str, ...] = ()) -> Iterator[None]:
+    """Add to `found` each optimizer library (DELEGATE_LIBRARIES) whose Python code `inside` calls in the block,
+    but for files whose path contains a fragment of `exempt`."""
     previous = sys.getprofile()
     own_code = getattr(inside, "__code__", None)
 
     def profile(frame, event, arg):
         if event == "call" and frame.f_code is not own_code:
-            library = delegate_library_of_file(frame.f_code.co_filename)
-            if library:
+            filename = frame.f_code.co_filename
+            library = delegate_library_of_file(filename)
+            if library and not any(fragment in filename.replace("\\", "/") for fragment in exempt):
                 found.add(library)
 
     sys.setprofile(profile)
