@@ -21,9 +21,13 @@ ENGINE ?= otter
 JOBS ?= 2
 PORT ?= 8000
 
-.PHONY: book install artifacts html lint test serve grade bench hub wheelhouse clean
+.PHONY: book install artifacts executed html lint test serve grade bench hub wheelhouse clean
 
-book: artifacts html
+# The exercise artifacts and the chapters' execution (into the execution cache) run side by side; the HTML
+# build then reads every chapter from the cache.
+book: install
+	@$(MAKE) --no-print-directory --output-sync=target -j2 artifacts executed
+	@$(MAKE) --no-print-directory html
 
 install: $(SYSTEM) $(INSTALLED) $(VENDOR) $(PROXY)
 
@@ -71,10 +75,19 @@ $(ARTIFACTS): $(ARTIFACT_SOURCES) | $(INSTALLED)
 # The HTML book; chapters execute through Jupyter Book's cache, so a rebuild runs only what changed.
 # The cache keys on a chapter's own code, so a change to optimlab (which the chapters import)
 # clears it (and Sphinx's record of read pages): the pages then show what the library computes now.
+define CLEAR_STALE_CACHE
+hash=$$(find optimlab \( -name '*.py' -o -name '*.yaml' \) | sort | xargs cat | sha256sum | cut -c1-16); \
+if [ "$$(cat _build/.optimlab-hash 2>/dev/null)" != "$$hash" ]; then \
+  rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && echo "$$hash" > _build/.optimlab-hash; fi
+endef
+
+# Every chapter not in the cache, executed side by side (one per core) into it.
+executed: install
+	@$(CLEAR_STALE_CACHE)
+	$(PY) scripts/execute_chapters.py
+
 html: install
-	@hash=$$(find optimlab \( -name '*.py' -o -name '*.yaml' \) | sort | xargs cat | sha256sum | cut -c1-16); \
-	if [ "$$(cat _build/.optimlab-hash 2>/dev/null)" != "$$hash" ]; then \
-	  rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && echo "$$hash" > _build/.optimlab-hash; fi
+	@$(CLEAR_STALE_CACHE)
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 

@@ -58,7 +58,7 @@ def cataloged_mistake(exercise: str, question: str, name: str) -> Mistake:
 def failing_checks(exercise: str, question: str, mistake: Mistake) -> list[str]:
     """The checks of `question` that `mistake` fails, as the grader decides them."""
     definition = load_exercise(exercise)[question]
-    records = definition.records_of(mistake.step)
+    records = definition.records_of(mistake.step, trusted=True)
     return [check for check in definition.checks if not evaluate(definition, check, records[check]).passed]
 
 

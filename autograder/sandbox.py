@@ -45,6 +45,7 @@ WORKER_MODULES = (
     *sorted(f"checks/runners/{p.name}" for p in (paths.REPO / "autograder" / "checks" / "runners").glob("*.py")),
 )
 SANDBOX_PACKAGE_ROOT = "/opt/autograder"
+CPU_DESCRIPTION = "/sys/devices/system/cpu"
 # The user and group the notebook runs as (nobody). Not 0: a user namespace may not map the root of
 # its parent without a capability that the sandbox drops.
 SANDBOX_ID = "65534"
@@ -117,6 +118,9 @@ def sandbox_command(bwrap: str, module: str) -> list[str]:
     for name in WORKER_MODULES:
         command += ["--ro-bind", str(paths.REPO / "autograder" / name), f"{SANDBOX_PACKAGE_ROOT}/autograder/{name}"]
     command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", WORKER_HOME, "--dir", SUBMISSION_ROOT]
+    # The CPU's description, read-only: without it PyTorch cannot tell which vector instructions the CPU has and
+    # falls back to other kernels, whose float32 rounding differs from the reference's (computed outside).
+    command += ["--ro-bind-try", CPU_DESCRIPTION, CPU_DESCRIPTION]
     if not any(path.startswith("/tmp/") for path in command):  # else /tmp holds what the worker needs
         command += ["--symlink", WORK_FOLDER, "/tmp"]  # code that writes to /tmp writes to its working folder
     command += ["--remount-ro", "/", "--chdir", WORKER_HOME]

@@ -86,6 +86,9 @@ class TimeLimit(Exception):
 def main(argv: list[str] | None = None) -> int:
     isolated = "--no-namespaces" not in (sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)  # `--jobs N` runs N workers on N cores
+    # Which vector instructions the CPU has, decided now (PyTorch decides once, on first use): a child that
+    # decided it with /proc hidden would run other kernels, whose float32 rounding differs from the reference's.
+    torch.backends.cpu.get_cpu_capability()
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
     shell = _make_shell()

@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,7 +39,37 @@ class Digits:
 
 @lru_cache(maxsize=4)
 def _digits_arrays(test_fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
-    """The split as NumPy arrays, standardized with the training set's statistics only."""
+    """The split as NumPy arrays, standardized with the training set's statistics only.
+
+    Importing scikit-learn costs over a second, paid by every chapter's kernel; so the split is
+    kept in a file in the user's cache folder (keyed by the split and scikit-learn's version)
+    and read from there after the first time. Where that folder cannot be written, it is
+    simply computed each time.
+    """
+    cached = _cache_file(test_fraction, split_seed)
+    try:
+        with np.load(cached) as stored:
+            return tuple(stored[name] for name in ("x_train", "y_train", "x_test", "y_test"))
+    except (OSError, KeyError, ValueError):
+        pass
+    arrays = _split_digits(test_fraction, split_seed)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".npz", delete=False) as partial:
+            np.savez(partial, **dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
+        os.replace(partial.name, cached)  # atomic: a reader never sees half a file
+    except OSError:
+        pass
+    return arrays
+
+
+def _cache_file(test_fraction: float, split_seed: int) -> Path:
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "optimlab"
+    version = importlib.metadata.version("scikit-learn")
+    return folder / f"digits-{test_fraction:g}-{split_seed}-sklearn{version}.npz"
+
+
+def _split_digits(test_fraction: float, split_seed: int) -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_digits as sklearn_load_digits
     from sklearn.model_selection import train_test_split
 

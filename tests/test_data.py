@@ -36,3 +36,26 @@ def test_digits_split_is_stratified_and_fixed():
 def test_digits_rejects_bad_test_fraction(test_fraction):
     with pytest.raises(ValueError, match="test_fraction"):
         load_digits(test_fraction=test_fraction)
+
+
+def test_the_split_is_read_back_from_the_cache_file_identical_and_a_broken_file_is_recomputed(tmp_path, monkeypatch):
+    import numpy as np
+
+    from optimlab import data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    data._digits_arrays.cache_clear()
+    fresh = data._split_digits(0.25, 0)
+    first = data._digits_arrays(0.25, 0)  # computes and writes the file
+    cached = data._cache_file(0.25, 0)
+    assert cached.exists() and cached.is_relative_to(tmp_path)
+    data._digits_arrays.cache_clear()
+    again = data._digits_arrays(0.25, 0)  # read from the file
+    for a, b, c in zip(fresh, first, again):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    cached.write_bytes(b"not an npz file")
+    data._digits_arrays.cache_clear()
+    for a, b in zip(fresh, data._digits_arrays(0.25, 0)):
+        np.testing.assert_array_equal(a, b)
+    data._digits_arrays.cache_clear()

@@ -47,7 +47,7 @@ def test_each_cataloged_mistake_fails_its_own_question_with_its_hint(exercise, q
     failing = failing_checks(exercise, question, mistake)
     assert failing, f"{exercise}: the mistake {mistake.name} of {question} passes every check"
     definition = load_exercise(exercise)[question]
-    records = definition.records_of(mistake.step)
+    records = definition.records_of(mistake.step, trusted=True)
     hints = {h for check in failing for h in evaluate(definition, check, records[check]).finding.hints}
     assert mistake.hint in hints, (mistake.name, hints)
 

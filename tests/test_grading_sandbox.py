@@ -359,3 +359,21 @@ def test_no_sandbox_grades_with_a_warning_on_the_run_and_in_every_row(tmp_path, 
     assert NO_SANDBOX_WARNING in capsys.readouterr().err
     row = read_grades(tmp_path / "out")["good"]
     assert float(row["total"]) == float(row["possible"]) and row["error"] == NO_SANDBOX_WARNING, row
+
+
+def test_a_graded_notebook_runs_the_same_cpu_kernels_as_the_reference():
+    """PyTorch picks its CPU kernels from the CPU's vector instructions; with other kernels (as when the choice is
+    made with /proc hidden) float32 rounding differs from the reference's, computed outside the sandbox."""
+    import json
+
+    import torch
+
+    from autograder.sandbox import Sandbox
+    from autograder.submission import sandbox_request
+
+    plan = make_plan(built_root(), EXERCISE)
+    cell = "import torch\nraise RuntimeError('capability ' + torch.backends.cpu.get_cpu_capability())"
+    with Sandbox() as sandbox:
+        answer = sandbox.run(sandbox_request(plan, [cell], 60))
+    errors = [json.loads(line) for line in answer["events"].splitlines() if '"cell_error"' in line]
+    assert errors and errors[0]["error"].endswith(f"capability {torch.backends.cpu.get_cpu_capability()}")

@@ -122,6 +122,8 @@ def encode(value):
         return value
     if isinstance(value, (list, tuple)):
         return [encode(item) for item in value]
+    if isinstance(value, dict) and set(value) == {"made", "args"}:
+        return value  # already plain data: a `made` input
     if isinstance(value, dict):
         return {"mapping": {str(key): encode(item) for key, item in value.items()}}
     if isinstance(value, torch.Tensor):
