@@ -10,7 +10,7 @@ from autograder.cli import main
     [
         (
             ["grade", "99_nope", "{tmp}", "--out", "{tmp}/out"],
-            "unknown exercise '99_nope'; the exercises are: 04_momentum",
+            "unknown exercise '99_nope'; the exercises are: 01_minibatch, 02_lr_decay",
         ),
         (["grade", "04_momentum", "{tmp}/missing", "--out", "{tmp}/out"], "no folder of submissions at"),
         (["grade", "04_momentum", "{tmp}", "--out", "{tmp}/out", "--root", "{tmp}/empty"], "04_momentum is not built"),

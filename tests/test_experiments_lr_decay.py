@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from optimlab.data import load_digits
+from optimlab.device import default_device
 from optimlab.experiments.batched_mlp import init_stacked_mlp
 from optimlab.experiments.lr_decay import (
     BATCH_VS_DECAY,
@@ -49,10 +50,11 @@ def test_noisy_quadratic_step_is_sgd_on_the_noisy_gradient():
     """One chain, two steps, worked by hand with the same noise draws."""
     config = NoisyQuadraticConfig(schedules=((0.3, 0.2),), curvatures=(2.0,), noise=0.5, start=1.0, chains=1, seed=7)
     result = run_noisy_quadratic(config)
-    generator = torch.Generator().manual_seed(7)
+    device = default_device()  # the run draws its noise there, from a generator seeded as the config says
+    generator = torch.Generator(device=device).manual_seed(7)
     w = 1.0
     for lr in (0.3, 0.2):
-        xi = torch.randn(1, generator=generator, dtype=torch.float64).item()
+        xi = torch.randn(1, generator=generator, dtype=torch.float64, device=device).item()
         w = w - lr * (2.0 * w + 0.5 * xi)
     assert result.sample_paths[0, 0, -1].item() == pytest.approx(w, rel=1e-12)
 

@@ -10,6 +10,17 @@ from .records import encode
 DTYPE = torch.float64
 # Shapes every trajectory is checked on: a scalar, a vector, a matrix, a 3-d tensor.
 SHAPES = [(), (5,), (3, 4), (2, 3, 2)]
+STEPS = 50
+# Trajectories in float32 are shorter: they check the dtype, and float32 rounding grows with the steps.
+FLOAT32_STEPS = 20
+
+
+def probe() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Small inputs with distinct values (a weight, a gradient, a state): each mistake leaves a distinct trace."""
+    w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    grad = torch.tensor([0.5, 1.0, -1.5], dtype=torch.float64)
+    state = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
+    return w, grad, state
 
 
 def normal(shape: tuple[int, ...], count: int, seed: int, dtype: torch.dtype = DTYPE) -> list[torch.Tensor]:

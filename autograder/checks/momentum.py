@@ -14,22 +14,9 @@ import torch
 
 from optimlab.optimizers.momentum import momentum_step_lecture, rescale_velocity, sgd_momentum_step
 
-from .cases import DTYPE, SHAPES, case, learning_rates, normal
+from .cases import DTYPE, FLOAT32_STEPS, SHAPES, STEPS, case, learning_rates, normal, probe
 from .grading import Check, Mistake, Question, modified_hint
 from .records import Signature
-
-STEPS = 50
-# Trajectories in float32 are shorter: they check the dtype, and float32 rounding grows with the steps.
-FLOAT32_STEPS = 20
-
-
-def _probe() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Small inputs with distinct values, so that each mistake leaves a distinct trace."""
-    w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    grad = torch.tensor([0.5, 1.0, -1.5], dtype=torch.float64)
-    previous = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
-    return w, grad, previous
-
 
 # ---------------------------------------------------------------- lecture form
 
@@ -47,7 +34,7 @@ def _lecture_trajectories(
 
 
 def _lecture_probes() -> list[dict]:
-    w, grad, delta_w = _probe()
+    w, grad, delta_w = probe()
     return [case({"w": w, "delta_w": delta_w}, [{"grad": grad, "lr": 0.1, "alpha": 0.9}] * 2)]
 
 
@@ -177,7 +164,7 @@ def _sgd_first_steps() -> list[dict]:
 
 
 def _sgd_probes() -> list[dict]:
-    w, grad, buf = _probe()
+    w, grad, buf = probe()
     step = {"grad": grad, "lr": 0.1, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1}
     return [case({"w": w, "buf": None}, [step] * 2), case({"w": w, "buf": buf}, [step])]
 
@@ -389,7 +376,7 @@ def _rescale_edge_cases() -> list[dict]:
 
 
 def _rescale_probes() -> list[dict]:
-    _, _, delta_w = _probe()
+    _, _, delta_w = probe()
     return [case({"delta_w": delta_w}, [{"old_lr": 0.1, "new_lr": 0.05}])]
 
 

@@ -12,22 +12,9 @@ import torch
 
 from optimlab.optimizers.nesterov import nesterov_lookahead_step, nesterov_step
 
-from .cases import DTYPE, SHAPES, case, learning_rates, normal
+from .cases import DTYPE, FLOAT32_STEPS, SHAPES, STEPS, case, learning_rates, normal, probe
 from .grading import Check, Mistake, Question, modified_hint
 from .records import Signature, made
-
-STEPS = 50
-# Trajectories in float32 are shorter: they check the dtype, and float32 rounding grows with the steps.
-FLOAT32_STEPS = 20
-
-
-def _probe() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Small inputs with distinct values, so that each mistake leaves a distinct trace."""
-    w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    grad = torch.tensor([0.5, 1.0, -1.5], dtype=torch.float64)
-    previous = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
-    return w, grad, previous
-
 
 # ---------------------------------------------------------------- PyTorch form
 
@@ -58,7 +45,7 @@ def _pytorch_first_steps() -> list[dict]:
 
 
 def _pytorch_probes() -> list[dict]:
-    w, grad, buf = _probe()
+    w, grad, buf = probe()
     step = {"grad": grad, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}
     return [case({"w": w, "buf": None}, [step] * 2), case({"w": w, "buf": buf}, [step])]
 
@@ -195,7 +182,7 @@ def _lookahead_trajectories(
 
 
 def _lookahead_probes() -> list[dict]:
-    w, _, delta_w = _probe()
+    w, _, delta_w = probe()
     step = {"grad_fn": _quadratic((3,), seed=300, dtype=DTYPE), "lr": 0.1, "alpha": 0.9}
     return [case({"w": w, "delta_w": delta_w}, [step] * 2)]
 

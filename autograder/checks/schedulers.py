@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from optimlab.experiments.schedulers import scheduler_lrs
 from optimlab.schedules import warmup_then_exponential
 
 from .cases import case
@@ -104,15 +105,7 @@ def _warmup_mistakes() -> tuple[Mistake, ...]:
 
 def lr_trajectory_with_lambdalr(lr0, lr_lambda, epochs):
     """The reference: PyTorch's `LambdaLR` itself, optimizer stepped before scheduler, the rate read each epoch."""
-    parameter = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([parameter], lr=lr0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    lrs = []
-    for _ in range(epochs):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return lrs
+    return scheduler_lrs(lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda), lr0, epochs)
 
 
 def _trajectory_case(lr0: float, lr_lambda: dict, epochs: int) -> dict:

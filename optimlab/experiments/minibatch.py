@@ -347,16 +347,27 @@ def saved_activation_bytes(batch_size: int, sizes: tuple[int, ...], dtype: torch
 
 
 def cuda_step_bytes(batch_size: int, sizes: tuple[int, ...], dtype: torch.dtype = torch.float32) -> int:
-    """Peak memory of one training step on ``cuda``, from ``torch.cuda.max_memory_allocated``."""
+    """Peak memory of one training step on ``cuda`` (parameters, batch, activations, gradients), from
+    ``torch.cuda.max_memory_allocated``, less what was allocated before it (other work's tensors)."""
     device = torch.device("cuda")
+    # One step first: the first matrix product allocates cuBLAS's workspace, which is no batch's cost.
+    _one_step(init_stacked_mlp(sizes, 1, seed=0, dtype=dtype, device=device), *_cuda_batch(1, sizes[0], dtype), lr=0.1)
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated(device)
     params = init_stacked_mlp(sizes, 1, seed=0, dtype=dtype, device=device)
-    x = torch.randn(batch_size, sizes[0], dtype=dtype, device=device)
-    y = torch.zeros(batch_size, dtype=torch.long, device=device)
+    x, y = _cuda_batch(batch_size, sizes[0], dtype)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats(device)
     _one_step(params, x, y, lr=0.1)
     torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def _cuda_batch(batch_size: int, features: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    return (
+        torch.randn(batch_size, features, dtype=dtype, device="cuda"),
+        torch.zeros(batch_size, dtype=torch.long, device="cuda"),
+    )
 
 
 def _time_one_epoch(params: list[Tensor], x: Tensor, y: Tensor, batch_size: int, generator: torch.Generator) -> float:
