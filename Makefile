@@ -88,7 +88,7 @@ executed: install
 
 html: install
 	@$(CLEAR_STALE_CACHE)
-	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	OMP_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 # One style for the whole repository (settings in pyproject.toml).

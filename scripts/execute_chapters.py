@@ -37,7 +37,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     # One thread per kernel: the chapters run side by side, one per core, and their small tensors gain
     # nothing from a second thread (it slows them down once the cores are shared).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the Makefile runs jupyter-book
     cache = get_cache(str(CACHE))
     records = [cache.add_nb_to_project(str(path), read_data=READER) for path in chapters()]
     stale = [record.pk for record in records if cache.get_cached_project_nb(record.pk) is None]
